@@ -1,0 +1,147 @@
+"""The ``shopbot`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _config(args: argparse.Namespace, **overrides):  # type: ignore[no-untyped-def]
+    from bot.config import load_config
+
+    for key in ("host", "port", "llm_backend", "llm_model", "llm_adapter", "llm_base_url", "db_path"):
+        value = getattr(args, key, None)
+        if value is not None:
+            overrides[key] = value
+    return load_config(getattr(args, "store", None), getattr(args, "config", None), **overrides)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from knowledge_base.build import ensure_built
+
+    artifacts = ensure_built(args.store, progress=True, force=args.force)
+    m = artifacts.manifest
+    state = "built" if artifacts.rebuilt else "up to date"
+    print(
+        f"{m.get('store')}: {state} in {artifacts.build_dir} "
+        f"({m.get('documents')} documents, {m.get('intent_examples')} intent examples, "
+        f"{m.get('build_seconds')} s)"
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.server import serve
+
+    serve(_config(args))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.repl import run_repl
+
+    return run_repl(_config(args) if not args.url else None, url=args.url, debug=args.debug)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    print(json.dumps(_config(args).to_dict(), indent=2, default=str))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from training import evaluate
+
+    return evaluate.main(args)
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", type=Path, help="store directory (default: the bundled demo store)")
+    p.add_argument("--config", type=Path, help="a TOML config file")
+    p.add_argument("--llm-backend", dest="llm_backend", choices=["transformers", "openai", "none"])
+    p.add_argument("--llm-model", dest="llm_model", help="qwen2.5-0.5b, smollm2-135m, or a path")
+    p.add_argument("--adapter", dest="llm_adapter", help="a LoRA adapter folder")
+    p.add_argument("--llm-base-url", dest="llm_base_url", help="OpenAI-compatible endpoint")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shopbot", description="Customer-service chatbot for e-commerce stores."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="ingest, embed and index a store; train its intent model")
+    p.add_argument("--store", type=Path, default=None, help="store directory (default: demo)")
+    p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("serve", help="run the chat server")
+    _add_model_options(p)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--db", dest="db_path", type=Path, help="conversation database file")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("chat", help="chat in the terminal, in-process or against a server")
+    _add_model_options(p)
+    p.add_argument("--url", help="a running shopbot server, e.g. http://127.0.0.1:8080")
+    p.add_argument("--debug", action="store_true", help="show intent, confidence and sources")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("config", help="print the effective configuration")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("eval", help="measure intents or retrieval")
+    esub = p.add_subparsers(dest="what", required=True)
+    e = esub.add_parser("intents", help="train on one text,intent CSV and score another")
+    e.add_argument("--train", type=Path, required=True)
+    e.add_argument("--test", type=Path, required=True)
+    e.add_argument("--oos-label", default="oos")
+    e.add_argument("--json", type=Path)
+    e.add_argument("--report-dir", type=Path)
+    e = esub.add_parser("retrieval", help="recall@k and MRR of the store's search")
+    e.add_argument("--store", type=Path)
+    e.add_argument("--queries", type=Path, required=True)
+    e.add_argument("--json", type=Path)
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        from knowledge_base.store import StoreError
+    except ImportError:  # pragma: no cover
+        StoreError = ValueError  # type: ignore[misc,assignment]
+    from bot.loader import ModelLoadError
+
+    try:
+        return int(args.func(args) or 0)
+    except StoreError as exc:
+        print(f"shopbot: store error: {exc}", file=sys.stderr)
+        return 2
+    except ModelLoadError as exc:
+        print(f"shopbot: could not load a model: {exc}", file=sys.stderr)
+        return 3
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"shopbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

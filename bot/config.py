@@ -1,0 +1,130 @@
+"""One typed configuration object with defaults.
+
+Values come, in increasing priority, from the defaults below, the
+``[shopbot]`` table of the store's ``store.toml``, a config file given with
+``--config`` (TOML, same keys), ``SHOPBOT_<KEY>`` environment variables and
+command-line overrides. ``shopbot config`` prints the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEMO_STORE = Path(__file__).resolve().parent.parent / "knowledge_base" / "demo_store"
+
+
+@dataclass
+class Config:
+    """Everything a running shopbot can be told."""
+
+    store_dir: Path = DEMO_STORE
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Where the conversation log lives; default: the store's artifacts dir.
+    db_path: Path | None = None
+    max_message_chars: int = 2000
+    max_body_bytes: int = 64 * 1024
+    # Chat LM: backend "transformers" | "openai" | "none" (extractive answers only).
+    llm_backend: str = "transformers"
+    llm_model: str = "qwen2.5-0.5b"
+    llm_adapter: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    max_new_tokens: int = 160
+    # A rasa-sdk action server URL; None runs the actions in-process.
+    action_endpoint: str | None = None
+    # Retrieval confidence (cosine of query and best passage) bands.
+    answer_min_score: float = 0.55
+    clarify_min_score: float = 0.40
+    # Per-sender requests per minute (0 = unlimited).
+    rate_limit_per_minute: int = 60
+    admin_token: str | None = None
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, for printing; secrets masked."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("llm_api_key", "admin_token") and value:
+                value = "***"
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Turn a TOML or environment value into the field's type."""
+    kind = {f.name: f.type for f in fields(Config)}[name]
+    if raw is None:
+        return None
+    if isinstance(raw, str) and raw.strip().lower() in ("", "none", "null") and "None" in str(kind):
+        return None
+    try:
+        if "Path" in str(kind):
+            return Path(raw).expanduser()
+        if kind in ("int", int):
+            return int(raw)
+        if kind in ("float", float):
+            return float(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"config key '{name}': cannot use {raw!r} ({exc})") from exc
+    return raw
+
+
+def _apply(cfg: Config, values: dict[str, Any], origin: str) -> None:
+    known = {f.name for f in fields(Config)} - {"extra"}
+    for key, raw in values.items():
+        if key in known:
+            setattr(cfg, key, _coerce(key, raw))
+        else:
+            cfg.extra[key] = raw
+            if origin != "store.toml":
+                raise ValueError(f"{origin}: unknown config key '{key}'")
+
+
+def load_config(
+    store_dir: str | Path | None = None,
+    config_file: str | Path | None = None,
+    **overrides: Any,
+) -> Config:
+    """Build the config for ``store_dir`` (default: the bundled demo store)."""
+    cfg = Config()
+    env_store = os.environ.get("SHOPBOT_STORE_DIR")
+    if store_dir is None and env_store:
+        store_dir = env_store
+    if store_dir is not None:
+        cfg.store_dir = Path(store_dir).expanduser().resolve()
+    toml_path = cfg.store_dir / "store.toml"
+    if toml_path.exists():
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{toml_path}: not valid TOML ({exc})") from exc
+        _apply(cfg, data.get("shopbot", {}), "store.toml")
+    if config_file:
+        path = Path(config_file)
+        try:
+            _apply(cfg, tomllib.loads(path.read_text(encoding="utf-8")), str(path))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"config file {path}: {exc}") from exc
+    for f in fields(Config):
+        env = os.environ.get(f"SHOPBOT_{f.name.upper()}")
+        if env is not None and f.name not in ("store_dir", "extra"):
+            setattr(cfg, f.name, _coerce(f.name, env))
+    for key, value in overrides.items():
+        if value is not None:
+            if key not in {f.name for f in fields(Config)}:
+                raise ValueError(f"unknown config key '{key}'")
+            setattr(cfg, key, _coerce(key, value) if isinstance(value, str) else value)
+    return cfg
+
+
+def replace(cfg: Config, **changes: Any) -> Config:
+    """A copy of ``cfg`` with some fields changed."""
+    return dataclasses.replace(cfg, **changes)

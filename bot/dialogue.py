@@ -1,0 +1,510 @@
+"""The path of one message: NLU, policy, action or knowledge answer, logging.
+
+``Bot.stream_turn`` is the whole pipeline in one place. It yields events so
+the server can stream a generated answer while it is being checked:
+
+- ``{"type": "token", "text"}``: more text of the reply being generated
+- ``{"type": "replace", "text"}``: withdraw the streamed text, show this instead
+- ``{"type": "done", "reply": Reply}``: the finished turn, already logged
+
+The policy is deliberately a short, readable function (``_decide``): the
+business rules (verify first, explicit yes before a change, abstain when the
+knowledge base does not answer) are visible in one screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.action_runner import ActionError, ActionRunner, apply_events, tracker_state
+from bot.config import Config
+from bot.storage import Conversation, ConversationStore, TurnRecord
+
+log = logging.getLogger("shopbot.dialogue")
+
+# Intents that start a business action. Bitext names where Bitext has one.
+ORDER_STATUS_INTENTS = {"track_order", "order_status"}
+CANCEL_INTENTS = {"cancel_order"}
+RETURN_INTENTS = {"return_order", "get_refund"}
+HANDOFF_INTENTS = {"contact_human_agent"}
+PRODUCT_INTENTS = {"product_info"}
+SMALL_TALK = {"greet", "goodbye", "thanks"}
+ORDER_ACTIONS = {"action_order_status", "action_cancel_order", "action_submit_return", "return_form"}
+
+# Below this intent confidence the intent does not start an action on its own.
+INTENT_MIN_CONFIDENCE = 0.5
+
+RETURN_SLOTS = ("order_id", "return_items", "return_reason")
+
+YES_RE = re.compile(
+    r"^\s*(yes|y|yeah|yep|yup|sure|ok|okay|confirm(ed)?|correct|please do|go ahead|do it|proceed)\b",
+    re.I,
+)
+NO_RE = re.compile(r"^\s*(no|n|nope|nah|don'?t|do not|never ?mind|stop|cancel that|not now)\b", re.I)
+CANCEL_REASONS = {
+    "no longer needed": re.compile(r"no longer need|don'?t need|do not need|not needed|changed my mind", re.I),
+    "ordered by mistake": re.compile(r"mistake|by accident|accidental|wrong", re.I),
+}
+
+TEXTS = {
+    "handoff_waiting": "You're in the queue for a member of our team; they will reply here. "
+    "Type /restart to start over with the assistant.",
+    "oos": "I'm sorry, I can't help with that here: I can answer questions about {store}, "
+    "our products, and your orders. Would you like me to connect you with a person?",
+    "low_confidence": "I'm not sure I have the right answer to that in our store's information, "
+    "and I'd rather not guess. Would you like me to connect you with a person?",
+    "clarify": "I want to be sure I answer the right question. Did you mean one of these?",
+    "deny_change": "Okay, I haven't changed anything. Is there anything else I can help with?",
+    "deny_handoff": "No problem. What else can I help you with?",
+    "goodbye": "Thanks for visiting {store}. Have a great day!",
+    "thanks": "You're welcome! Anything else I can help with?",
+    "restart": "Okay, let's start over. How can I help?",
+    "action_failed": "Sorry, something went wrong on our side while handling that. "
+    "I can connect you with a person who can help.",
+}
+
+
+@dataclass
+class Reply:
+    """Everything one turn produced; the API's response is built from it."""
+
+    turn_id: str
+    sender: str
+    messages: list[dict[str, Any]]
+    intent: str | None
+    confidence: float | None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    action: str | None = None
+    handoff: bool = False
+    fallback: bool = False
+    latency_ms: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return "\n".join(m["text"] for m in self.messages if m.get("text"))
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``POST /api/chat`` response body."""
+        return {
+            "messages": self.messages,
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "sources": self.sources,
+            "action": self.action,
+            "handoff": self.handoff,
+            "turn_id": self.turn_id,
+        }
+
+
+@dataclass
+class _Turn:
+    """Working state of the turn in progress."""
+
+    conv: Conversation
+    text: str
+    parse: dict[str, Any]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    action: str | None = None
+    fallback: bool = False
+
+    @property
+    def slots(self) -> dict[str, Any]:
+        return self.conv.slots
+
+    def entity(self, name: str) -> str | None:
+        for e in self.parse.get("entities", []):
+            if e.get("entity") == name:
+                return e.get("value")
+        return None
+
+    def say(self, text: str, buttons: list[dict[str, str]] | None = None) -> None:
+        msg: dict[str, Any] = {"recipient_id": self.conv.sender, "text": text}
+        if buttons:
+            msg["buttons"] = buttons
+        self.messages.append(msg)
+
+
+class Bot:
+    """A store's assistant: holds the loaded models and runs turns."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Any,
+        nlu: Any,
+        index: Any,
+        answerer: Any,
+        runner: ActionRunner,
+        conversations: ConversationStore,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.settings = store.settings
+        self.nlu = nlu
+        self.index = index
+        self.answerer = answerer
+        self.runner = runner
+        self.conversations = conversations
+        self._sender_locks: dict[str, asyncio.Lock] = {}
+
+    # -- public entry points -------------------------------------------------
+    async def handle(self, sender: str, text: str, metadata: dict | None = None) -> Reply:
+        """Run one turn to completion and return its reply."""
+        reply: Reply | None = None
+        async for event in self.stream_turn(sender, text, metadata):
+            if event["type"] == "done":
+                reply = event["reply"]
+        assert reply is not None
+        return reply
+
+    async def stream_turn(
+        self, sender: str, text: str, metadata: dict | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Run one turn, yielding streamed text and finally the logged reply."""
+        lock = self._sender_locks.setdefault(sender, asyncio.Lock())
+        async with lock:  # one turn at a time per conversation keeps slots consistent
+            started = time.perf_counter()
+            conv = await asyncio.to_thread(self.conversations.load_conversation, sender)
+            if text.strip().lower() in ("/restart", "/reset"):
+                conv.slots, conv.history = {}, []
+                turn = _Turn(conv, text, {"text": text, "intent": {"name": "restart", "confidence": 1.0}, "entities": [], "intent_ranking": []})
+                turn.say(TEXTS["restart"])
+                turn.action = "action_restart"
+            else:
+                parse = await asyncio.to_thread(self.nlu.parse, text)
+                turn = _Turn(conv, text, parse)
+                async for event in self._decide(turn):
+                    yield event
+            reply = await self._finish(turn, started)
+            yield {"type": "done", "reply": reply}
+
+    def parse(self, text: str) -> dict[str, Any]:
+        """NLU only (``POST /model/parse``)."""
+        return self.nlu.parse(text)
+
+    # -- the policy ---------------------------------------------------------
+    async def _decide(self, turn: _Turn) -> AsyncIterator[dict[str, Any]]:
+        """Choose and run what answers this message."""
+        slots = turn.slots
+        intent = turn.parse["intent"]["name"]
+        confidence = float(turn.parse["intent"].get("confidence") or 0.0)
+        confident = confidence >= INTENT_MIN_CONFIDENCE
+        yes = (intent == "affirm" and confident) or bool(YES_RE.match(turn.text))
+        no = (intent == "deny" and confident) or bool(NO_RE.match(turn.text))
+        self._remember_identity(turn)
+
+        if turn.text.strip() == "/handoff":
+            await self._run(turn, "action_handoff")
+            return
+        if slots.get("handoff"):
+            turn.action = "handoff_waiting"
+            turn.say(TEXTS["handoff_waiting"])
+            return
+
+        # Identity details arrived: verify before anything else uses them.
+        if not slots.get("verified_customer_id") and self._has_identity(turn):
+            await self._run(turn, "action_verify_customer")
+            pending = slots.get("pending_action")
+            if slots.get("verified_customer_id") and pending:
+                await self._resume(turn, pending)
+            return
+
+        # A question we asked last turn gets its answer first.
+        if slots.pop("offered_handoff", False):
+            if yes:
+                await self._run(turn, "action_handoff")
+                return
+            if no:
+                turn.action = "action_listen"
+                turn.say(TEXTS["deny_handoff"])
+                return
+        pending = slots.get("pending_action")
+        if pending and slots.get("verified_customer_id"):
+            if slots.get("awaiting_confirmation") and (yes or no):
+                if yes:
+                    slots["confirmed"] = True
+                    await self._resume(turn, pending)
+                else:
+                    self._clear_pending(slots)
+                    turn.action = "action_listen"
+                    turn.say(TEXTS["deny_change"])
+                return
+            if self._answers_pending_question(turn):
+                await self._resume(turn, pending)
+                return
+        if slots.get("active_loop") == "return_form" and slots.get("verified_customer_id"):
+            if no and not slots.get("requested_slot") == "return_reason":
+                self._clear_pending(slots)
+                turn.action = "action_deactivate_loop"
+                turn.say(TEXTS["deny_change"])
+                return
+            await self._continue_return_form(turn)
+            return
+
+        # A new request.
+        if confident and intent in HANDOFF_INTENTS:
+            await self._run(turn, "action_handoff")
+        elif confident and intent in ORDER_STATUS_INTENTS:
+            await self._start(turn, "action_order_status")
+        elif confident and intent in CANCEL_INTENTS:
+            self._set_cancel_reason(turn)
+            await self._start(turn, "action_cancel_order")
+        elif confident and intent in RETURN_INTENTS:
+            await self._start(turn, "return_form")
+        elif confident and intent in SMALL_TALK:
+            self._small_talk(turn, intent)
+        elif turn.entity("order_id") and not (confident and intent not in ("affirm", "deny", "oos")):
+            await self._start(turn, "action_order_status")
+        elif confident and intent in PRODUCT_INTENTS or self._mentions_product(turn):
+            await self._run(turn, "action_product_search")
+        else:
+            async for event in self._knowledge(turn, out_of_scope=intent == "oos"):
+                yield event
+
+    # -- knowledge answers --------------------------------------------------
+    async def _knowledge(self, turn: _Turn, out_of_scope: bool) -> AsyncIterator[dict[str, Any]]:
+        hits = await asyncio.to_thread(self.index.search, turn.text, 5)
+        best = hits[0] if hits else None
+        confidence = best.dense if best else 0.0
+        if best is None or confidence < self.config.clarify_min_score or (
+            out_of_scope and confidence < self.config.answer_min_score
+        ):
+            turn.action = "action_abstain"
+            key = "oos" if out_of_scope else "low_confidence"
+            turn.say(
+                TEXTS[key].format(store=self.settings.name),
+                buttons=[
+                    {"title": "Talk to a person", "payload": "yes"},
+                    {"title": "No thanks", "payload": "no"},
+                ],
+            )
+            turn.slots["offered_handoff"] = True
+            return
+        if confidence < self.config.answer_min_score:
+            turn.action = "action_clarify"
+            options = []
+            for hit in hits[:3]:
+                if hit.dense >= self.config.clarify_min_score and hit.title not in options:
+                    options.append(hit.title)
+            turn.say(
+                TEXTS["clarify"],
+                buttons=[{"title": t, "payload": t} for t in options]
+                + [{"title": "None of these: talk to a person", "payload": "/handoff"}],
+            )
+            turn.sources = [h.source() for h in hits[:3]]
+            return
+        if best.type == "product":
+            # Prices and availability come from the catalog action, never from the LM.
+            turn.parse.setdefault("entities", []).append(
+                {"entity": "product", "value": best.title, "product_id": best.meta.get("product_id")}
+            )
+            await self._run(turn, "action_product_search")
+            turn.sources = [best.source()]
+            return
+        used = [h for h in hits[:3] if h.dense >= self.config.clarify_min_score] or [best]
+        turn.action = "action_answer"
+        turn.sources = [h.source() for h in used]
+        final: dict[str, Any] = {}
+        async for event in self.answerer.stream(turn.text, used, turn.conv.history[-4:], self.settings):
+            if event["type"] == "final":
+                final = event
+            else:
+                yield event
+        turn.fallback = bool(final.get("fallback"))
+        turn.say(final.get("text") or used[0].answer)
+
+    # -- business actions ---------------------------------------------------
+    async def _start(self, turn: _Turn, action: str) -> None:
+        """Begin a business flow; verification comes first for order actions."""
+        slots = turn.slots
+        self._clear_pending(slots)
+        if turn.entity("order_id"):
+            slots["order_id"] = turn.entity("order_id")
+        if action == "return_form":
+            slots["active_loop"] = "return_form"
+            for name in RETURN_SLOTS:
+                if name != "order_id" or not turn.entity("order_id"):
+                    slots[name] = None
+            if not slots.get("verified_customer_id"):
+                slots["pending_action"] = "return_form"
+                await self._run(turn, "action_verify_customer")
+                return
+            await self._continue_return_form(turn)
+            return
+        await self._run(turn, action)
+
+    async def _resume(self, turn: _Turn, pending: str) -> None:
+        """Continue the flow that waited for verification, an answer or a yes."""
+        if pending == "return_form":
+            turn.slots["pending_action"] = None
+            await self._continue_return_form(turn)
+        else:
+            self._set_cancel_reason(turn)
+            await self._run(turn, pending)
+
+    async def _continue_return_form(self, turn: _Turn) -> None:
+        """Fill the return form's next slot from this message, then ask or submit."""
+        slots = turn.slots
+        slots["active_loop"] = "return_form"
+        requested = slots.get("requested_slot")
+        if turn.entity("order_id") and (requested in (None, "order_id") or not slots.get("order_id")):
+            slots["order_id"] = turn.entity("order_id")
+            requested = "order_id"
+        elif requested in ("return_items", "return_reason"):
+            slots[requested] = turn.text
+        if requested:
+            await self._run(turn, "validate_return_form", requested_slot=requested)
+        missing = [name for name in RETURN_SLOTS if not slots.get(name)]
+        if missing:
+            slots["requested_slot"] = missing[0]
+            last = turn.messages[-1].get("text", "") if turn.messages else ""
+            if not last.rstrip().endswith("?"):
+                turn.say(RETURN_QUESTIONS[missing[0]])
+            turn.action = turn.action or "return_form"
+            return
+        slots["requested_slot"] = None
+        slots["active_loop"] = None
+        await self._run(turn, "action_submit_return")
+
+    async def _run(self, turn: _Turn, action: str, requested_slot: str | None = None) -> None:
+        """Run a rasa-sdk action and apply what it did to the conversation."""
+        slots = turn.slots
+        tracker = tracker_state(
+            turn.conv.sender,
+            dict(slots, requested_slot=requested_slot or slots.get("requested_slot")),
+            turn.parse,
+            active_loop={"name": slots["active_loop"]} if slots.get("active_loop") else None,
+        )
+        try:
+            result = await self.runner.run(action, tracker)
+        except ActionError as exc:
+            log.error("action %s failed: %s", action, exc)
+            turn.action = action
+            turn.say(TEXTS["action_failed"], buttons=[{"title": "Talk to a person", "payload": "yes"}])
+            slots["offered_handoff"] = True
+            return
+        new_slots = apply_events(dict(slots), result.get("events", []))
+        slots.clear()
+        slots.update(new_slots)
+        turn.action = action
+        for response in result.get("responses", []):
+            msg = {"recipient_id": turn.conv.sender}
+            for key in ("text", "buttons", "image", "custom"):
+                if response.get(key):
+                    msg[key] = response[key]
+            if response.get("json_message"):
+                msg["custom"] = response["json_message"]
+            if len(msg) > 1:
+                turn.messages.append(msg)
+        pending = slots.get("pending_action")
+        # An action that asks for a yes leaves itself pending with verification done.
+        slots["awaiting_confirmation"] = bool(
+            pending and slots.get("verified_customer_id") and any(
+                b.get("payload", "").lower() in ("yes", "/affirm")
+                for m in turn.messages for b in m.get("buttons", [])
+            )
+        )
+        if slots.get("confirmed") and not pending:
+            slots["confirmed"] = False
+
+    # -- small helpers --------------------------------------------------------
+    def _remember_identity(self, turn: _Turn) -> None:
+        slots = turn.slots
+        for entity, slot in (
+            ("email", "customer_email"),
+            ("person_name", "customer_name"),
+            ("zip", "customer_zip"),
+        ):
+            value = turn.entity(entity)
+            if value:
+                slots[slot] = value
+
+    def _has_identity(self, turn: _Turn) -> bool:
+        """This message brought identity details that make verification possible."""
+        brought = any(turn.entity(e) for e in ("email", "person_name", "zip"))
+        slots = turn.slots
+        complete = slots.get("customer_email") or (
+            slots.get("customer_name") and slots.get("customer_zip")
+        )
+        return bool(brought and complete)
+
+    def _answers_pending_question(self, turn: _Turn) -> bool:
+        """The message carries what a pending action asked for (order id, reason)."""
+        if turn.entity("order_id"):
+            turn.slots["order_id"] = turn.entity("order_id")
+            return True
+        return self._set_cancel_reason(turn)
+
+    def _set_cancel_reason(self, turn: _Turn) -> bool:
+        for reason, pattern in CANCEL_REASONS.items():
+            if pattern.search(turn.text):
+                turn.slots["cancel_reason"] = reason
+                return True
+        return False
+
+    def _mentions_product(self, turn: _Turn) -> bool:
+        return any(e.get("entity") == "product" for e in turn.parse.get("entities", []))
+
+    def _clear_pending(self, slots: dict[str, Any]) -> None:
+        for key in ("pending_action", "confirmed", "awaiting_confirmation", "requested_slot", "active_loop"):
+            slots.pop(key, None)
+
+    def _small_talk(self, turn: _Turn, intent: str) -> None:
+        turn.action = f"utter_{intent}"
+        if intent == "greet":
+            turn.say(self.settings.greeting)
+        else:
+            turn.say(TEXTS[intent].format(store=self.settings.name))
+
+    async def _finish(self, turn: _Turn, started: float) -> Reply:
+        """Log the turn with the state it leaves; only then is it acknowledged."""
+        if not turn.messages:
+            turn.say(TEXTS["low_confidence"])
+        latency = (time.perf_counter() - started) * 1000
+        conv = turn.conv
+        reply_text = "\n".join(m["text"] for m in turn.messages if m.get("text"))
+        conv.history.extend(
+            [{"role": "user", "content": turn.text}, {"role": "assistant", "content": reply_text}]
+        )
+        record = TurnRecord(
+            sender=conv.sender,
+            user_text=turn.text,
+            intent=turn.parse["intent"]["name"],
+            confidence=turn.parse["intent"].get("confidence"),
+            entities=turn.parse.get("entities", []),
+            sources=turn.sources,
+            action=turn.action,
+            messages=turn.messages,
+            handoff=bool(conv.slots.get("handoff")),
+            fallback=turn.fallback,
+            latency_ms=round(latency, 1),
+        )
+        await asyncio.to_thread(self.conversations.save_turn, record, conv)
+        return Reply(
+            turn_id=record.turn_id,
+            sender=conv.sender,
+            messages=turn.messages,
+            intent=record.intent,
+            confidence=record.confidence,
+            entities=record.entities,
+            sources=turn.sources,
+            action=turn.action,
+            handoff=record.handoff,
+            fallback=turn.fallback,
+            latency_ms=record.latency_ms or 0.0,
+        )
+
+
+RETURN_QUESTIONS = {
+    "order_id": "Which order would you like to return items from? Please give the order id (like #W1234567).",
+    "return_items": "Which items from that order would you like to return? You can name them, or say 'all'.",
+    "return_reason": "What's the reason for the return?",
+}

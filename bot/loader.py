@@ -1,0 +1,79 @@
+"""Assemble a ready ``Bot`` for a store: build if needed, load every model once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from bot.config import Config
+
+log = logging.getLogger("shopbot.loader")
+
+
+class ModelLoadError(RuntimeError):
+    """A model or artifact could not be loaded; the message says what to do."""
+
+
+def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) -> Any:
+    """Build the store's artifacts if its files changed, then load everything.
+
+    ``generator`` lets a caller share one loaded chat LM between bots (tests).
+    """
+    from bot.action_runner import ActionRunner
+    from bot.actions import build_executor
+    from bot.answering import KnowledgeAnswerer
+    from bot.dialogue import Bot
+    from bot.nlu import NLU
+    from bot.orders import OrderBook
+    from bot.storage import ConversationStore
+    from knowledge_base.build import ensure_built
+    from knowledge_base.embeddings import get_encoder
+    from knowledge_base.index import KnowledgeIndex
+    from training.intents import IntentClassifier
+
+    encoder = get_encoder()
+    artifacts = ensure_built(config.store_dir, progress=progress, encoder=encoder)
+    store = artifacts.store
+    index = KnowledgeIndex.load(artifacts.index_dir, encoder)
+    classifier = IntentClassifier.load(artifacts.intents_dir, encoder)
+    nlu = NLU(classifier, store.products)
+
+    if generator is None:
+        generator = load_generator_from_config(config)
+    answerer = KnowledgeAnswerer(generator)
+
+    db_path = config.db_path or artifacts.db_path
+    conversations = ConversationStore(db_path)
+    order_book = None
+    if store.orders_path or store.customers_path:
+        order_book = OrderBook(store.orders_path, store.customers_path, db_path.with_name("orders.db"))
+    executor = None
+    if not config.action_endpoint:
+        executor = build_executor(order_book, store.products, store.settings.handoff_text)
+    runner = ActionRunner(executor=executor, endpoint_url=config.action_endpoint)
+    bot = Bot(config, store, nlu, index, answerer, runner, conversations)
+    bot.artifacts = artifacts
+    bot.order_book = order_book
+    return bot
+
+
+def load_generator_from_config(config: Config) -> Any:
+    """The chat LM the config names, or a clear ModelLoadError."""
+    from bot import generation
+
+    try:
+        return generation.load_generator(
+            backend=config.llm_backend,
+            model=config.llm_model,
+            adapter=config.llm_adapter,
+            base_url=config.llm_base_url,
+            api_key=config.llm_api_key,
+        )
+    except generation.ModelLoadError as exc:
+        raise ModelLoadError(str(exc)) from exc
+
+
+async def load_bot(config: Config, progress: bool = True, generator: Any = None) -> Any:
+    """``load_bot_sync`` off the event loop."""
+    return await asyncio.to_thread(load_bot_sync, config, progress, generator)

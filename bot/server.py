@@ -1,0 +1,320 @@
+"""The HTTP skin over ``Bot``: aiohttp app factory, routes, middlewares.
+
+``create_app(config)`` builds everything in one place; a test can start it on
+port 0. Handlers parse and validate the request, call the bot, and shape the
+response; all conversation logic lives in ``bot.dialogue``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import Config
+
+log = logging.getLogger("shopbot.server")
+STATIC = Path(__file__).resolve().parent / "static"
+BOT_KEY: web.AppKey[Any] = web.AppKey("bot", object)
+CONFIG_KEY: web.AppKey[Config] = web.AppKey("config", Config)
+METRICS_KEY: web.AppKey[Any] = web.AppKey("metrics", object)
+
+
+class ApiError(Exception):
+    """An error the client caused; becomes ``{"error": {"code", "message"}}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+class Metrics:
+    """Counters and a latency summary in Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, int], int] = defaultdict(int)
+        self.turns: dict[str, int] = defaultdict(int)
+        self.turn_latency_sum = 0.0
+        self.turn_count = 0
+        self.handoffs = 0
+        self.fallbacks = 0
+
+    def observe_turn(self, reply: Any) -> None:
+        self.turns[reply.action or "none"] += 1
+        self.turn_latency_sum += reply.latency_ms / 1000
+        self.turn_count += 1
+        self.handoffs += int(reply.handoff)
+        self.fallbacks += int(reply.fallback)
+
+    def render(self) -> str:
+        lines = ["# TYPE shopbot_http_requests_total counter"]
+        for (route, status), n in sorted(self.requests.items()):
+            lines.append(f'shopbot_http_requests_total{{route="{route}",status="{status}"}} {n}')
+        lines.append("# TYPE shopbot_turns_total counter")
+        for action, n in sorted(self.turns.items()):
+            lines.append(f'shopbot_turns_total{{action="{action}"}} {n}')
+        lines += [
+            "# TYPE shopbot_turn_latency_seconds summary",
+            f"shopbot_turn_latency_seconds_sum {self.turn_latency_sum:.6f}",
+            f"shopbot_turn_latency_seconds_count {self.turn_count}",
+            "# TYPE shopbot_handoffs_total counter",
+            f"shopbot_handoffs_total {self.handoffs}",
+            "# TYPE shopbot_grounding_fallbacks_total counter",
+            f"shopbot_grounding_fallbacks_total {self.fallbacks}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+class RateLimiter:
+    """Sliding one-minute window per key (sender or client address)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, key: str) -> bool:
+        if self.per_minute <= 0:
+            return True
+        now = time.monotonic()
+        hits = self._hits[key]
+        while hits and now - hits[0] > 60:
+            hits.popleft()
+        if len(hits) >= self.per_minute:
+            return False
+        hits.append(now)
+        return True
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Client errors as JSON 4xx; anything else is logged and becomes a JSON 500."""
+    metrics: Metrics = request.app[METRICS_KEY]
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unknown"
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = error_response(exc.status, exc.code, exc.message)
+    except web.HTTPRequestEntityTooLarge:
+        response = error_response(413, "too_large", "request body is too large")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+    except Exception:  # a bug: log it, never show internals to the client
+        log.exception("unhandled error on %s", request.path)
+        response = error_response(500, "internal", "internal error; it has been logged")
+    metrics.requests[(route, response.status)] += 1
+    return response
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_length and request.content_length > request.app[CONFIG_KEY].max_body_bytes:
+        raise ApiError(413, "too_large", "request body is too large")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise ApiError(413, "too_large", "request body is too large") from exc
+    try:
+        body = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    return body
+
+
+def _field(body: dict[str, Any], name: str, kind: type = str, required: bool = True) -> Any:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ApiError(400, "missing_field", f"field '{name}' is required")
+        return None
+    if kind is int and isinstance(value, bool):
+        raise ApiError(400, "invalid_field", f"field '{name}' must be an integer")
+    if not isinstance(value, kind):
+        raise ApiError(400, "invalid_field", f"field '{name}' must be a {kind.__name__}")
+    return value
+
+
+def _chat_request(request: web.Request, body: dict[str, Any]) -> tuple[str, str, dict | None]:
+    """Validate sender/message; apply size and rate limits."""
+    config: Config = request.app[CONFIG_KEY]
+    sender = _field(body, "sender").strip()
+    message = _field(body, "message")
+    metadata = body.get("metadata")
+    if not sender or len(sender) > 128:
+        raise ApiError(400, "invalid_field", "field 'sender' must be 1 to 128 characters")
+    if not message.strip():
+        raise ApiError(400, "invalid_field", "field 'message' must not be empty")
+    if len(message) > config.max_message_chars:
+        raise ApiError(
+            413,
+            "message_too_long",
+            f"the message has {len(message)} characters; the limit is {config.max_message_chars}",
+        )
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ApiError(400, "invalid_field", "field 'metadata' must be an object")
+    limiter: RateLimiter = request.app["sender_limiter"]
+    if not limiter.allow(f"sender:{sender}") or not request.app["ip_limiter"].allow(
+        f"ip:{request.remote}"
+    ):
+        raise ApiError(429, "rate_limited", "too many messages; please wait a moment")
+    return sender, message, metadata
+
+
+# -- handlers ---------------------------------------------------------------
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def rest_webhook(request: web.Request) -> web.Response:
+    """Rasa's REST channel: a list of bot messages."""
+    sender, message, metadata = _chat_request(request, await _json_body(request))
+    reply = await request.app[BOT_KEY].handle(sender, message, metadata)
+    request.app[METRICS_KEY].observe_turn(reply)
+    return web.json_response(reply.messages)
+
+
+async def model_parse(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    text = _field(body, "text")
+    if len(text) > request.app[CONFIG_KEY].max_message_chars:
+        raise ApiError(413, "message_too_long", "the text is over the configured limit")
+    result = await asyncio.to_thread(request.app[BOT_KEY].parse, text)
+    return web.json_response(result)
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    """One turn as JSON, or streamed as server-sent events when asked."""
+    sender, message, metadata = _chat_request(request, await _json_body(request))
+    bot = request.app[BOT_KEY]
+    if "text/event-stream" not in request.headers.get("Accept", ""):
+        reply = await bot.handle(sender, message, metadata)
+        request.app[METRICS_KEY].observe_turn(reply)
+        return web.json_response(reply.to_api())
+
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+
+    async def send(event: str, data: dict[str, Any]) -> None:
+        payload = json.dumps(data, ensure_ascii=False)
+        await response.write(f"event: {event}\ndata: {payload}\n\n".encode())
+
+    try:
+        async for event in bot.stream_turn(sender, message, metadata):
+            if event["type"] == "done":
+                reply = event["reply"]
+                request.app[METRICS_KEY].observe_turn(reply)
+                await send("done", reply.to_api())
+            else:
+                await send(event["type"], {"text": event["text"]})
+    except (ConnectionResetError, asyncio.CancelledError):
+        # The client went away; the turn was logged (or is being) all the same.
+        raise
+    except Exception:
+        log.exception("error while streaming a turn")
+        await send("error", {"code": "internal", "message": "internal error; it has been logged"})
+    await response.write_eof()
+    return response
+
+
+async def feedback(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    sender = _field(body, "sender")
+    turn_id = _field(body, "turn_id")
+    rating = _field(body, "rating", int)
+    comment = _field(body, "comment", required=False)
+    if rating not in (1, -1):
+        raise ApiError(400, "invalid_field", "field 'rating' must be 1 or -1")
+    if comment is not None and len(comment) > 2000:
+        raise ApiError(413, "too_large", "the comment is over 2,000 characters")
+    store = request.app[BOT_KEY].conversations
+    turn = await asyncio.to_thread(store.get_turn, turn_id)
+    if turn is None or turn["sender"] != sender:
+        raise ApiError(404, "unknown_turn", "no such turn for this sender")
+    await asyncio.to_thread(store.add_feedback, turn_id, sender, rating, comment)
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[METRICS_KEY].render(), content_type="text/plain")
+
+
+async def index_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def widget_js(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "widget.js", headers={"Content-Type": "application/javascript"})
+
+
+async def store_info(request: web.Request) -> web.Response:
+    """What the widget needs to greet the customer."""
+    settings = request.app[BOT_KEY].settings
+    return web.json_response(
+        {"name": settings.name, "greeting": settings.greeting, "language": settings.language}
+    )
+
+
+def create_app(config: Config, bot: Any = None) -> web.Application:
+    """The aiohttp application; loads the bot on start-up unless one is given."""
+    app = web.Application(
+        middlewares=[errors_middleware], client_max_size=max(config.max_body_bytes, 1024)
+    )
+    app[CONFIG_KEY] = config
+    app[METRICS_KEY] = Metrics()
+    app["sender_limiter"] = RateLimiter(config.rate_limit_per_minute)
+    app["ip_limiter"] = RateLimiter(config.rate_limit_per_minute * 10)
+
+    async def bot_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+        from bot.loader import load_bot
+
+        owned = bot is None
+        app[BOT_KEY] = bot if bot is not None else await load_bot(config)
+        yield
+        if owned:
+            # Graceful shutdown: the WAL is checkpointed and the log closed.
+            app[BOT_KEY].conversations.close()
+
+    app.cleanup_ctx.append(bot_ctx)
+    app.router.add_get("/health", health)
+    app.router.add_post("/webhooks/rest/webhook", rest_webhook)
+    app.router.add_post("/model/parse", model_parse)
+    app.router.add_post("/api/chat", chat)
+    app.router.add_post("/api/feedback", feedback)
+    app.router.add_get("/api/store", store_info)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", index_page)
+    app.router.add_get("/widget.js", widget_js)
+    return app
+
+
+def serve(config: Config) -> None:
+    """Run the server until interrupted (``shopbot serve``)."""
+    from bot.loader import load_bot_sync
+
+    bot = load_bot_sync(config, progress=True)
+    app = create_app(config, bot=bot)
+
+    async def close_log(app: web.Application) -> None:
+        bot.conversations.close()
+
+    app.on_cleanup.append(close_log)
+    print(f"shopbot: serving {bot.settings.name} on http://{config.host}:{config.port}", flush=True)
+    web.run_app(app, host=config.host, port=config.port, print=None)

@@ -1,0 +1,181 @@
+"""Build a store's artifacts (search index, intent model) only when inputs change.
+
+Layout of ``artifacts_dir(store)``::
+
+    .shopbot/
+      build/            the current good build (swapped in whole, never edited)
+        manifest.json   inputs and their hashes, encoder, timings
+        index/          knowledge_base.index
+        intents/        training.intents
+      shopbot.db        conversation log and order changes (not part of a build)
+
+A build is written to a temporary folder beside ``build/`` and renamed into
+place only when complete, so a failed build (bad product line, crash, Ctrl-C)
+leaves the previous artifacts untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from knowledge_base.store import Store, load_store
+
+BUILD_FORMAT = 1
+# Training data shipped with shopbot (Bitext intents, out-of-scope examples).
+SHIPPED_DATA = Path(__file__).resolve().parent / "data"
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Artifacts:
+    """A store and the paths of its current good build."""
+
+    store: Store
+    root: Path  # the .shopbot folder
+    build_dir: Path
+    manifest: dict[str, Any]
+    rebuilt: bool
+
+    @property
+    def index_dir(self) -> Path:
+        return self.build_dir / "index"
+
+    @property
+    def intents_dir(self) -> Path:
+        return self.build_dir / "intents"
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "shopbot.db"
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("SHOPBOT_CACHE_DIR", Path.home() / ".cache" / "shopbot"))
+
+
+def artifacts_dir(store_dir: Path) -> Path:
+    """``STORE/.shopbot``, or a per-user cache folder when the store is read-only."""
+    store_dir = Path(store_dir).resolve()
+    local = store_dir / ".shopbot"
+    if os.access(store_dir, os.W_OK) or (local.exists() and os.access(local, os.W_OK)):
+        return local
+    digest = hashlib.sha256(str(store_dir).encode()).hexdigest()[:16]
+    return _cache_root() / "stores" / f"{store_dir.name}-{digest}"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _input_fingerprint(store: Store, encoder_name: str) -> dict[str, Any]:
+    files = list(store.input_files)
+    intents_csv = store.path / "intents.csv"
+    if intents_csv.exists():
+        files.append(intents_csv)
+    inputs = {}
+    for f in sorted(set(files)):
+        key = str(f.relative_to(store.path)) if f.is_relative_to(store.path) else str(f)
+        inputs[key] = _sha256(f)
+    shipped = {p.name: _sha256(p) for p in sorted(SHIPPED_DATA.glob("*.csv"))}
+    return {
+        "format": BUILD_FORMAT,
+        "encoder": encoder_name,
+        "inputs": inputs,
+        "shipped_training_data": shipped,
+    }
+
+
+def _read_manifest(build_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((build_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_built(
+    store_dir: str | Path, progress: bool = True, force: bool = False, encoder: Any = None
+) -> Artifacts:
+    """Load the store and make sure its artifacts match its current files.
+
+    Raises ``knowledge_base.store.StoreError`` for bad store data, before any
+    artifact is touched.
+    """
+    from knowledge_base.embeddings import get_encoder
+
+    store = load_store(store_dir)
+    encoder = encoder or get_encoder()
+    root = artifacts_dir(store.path)
+    build_dir = root / "build"
+    fingerprint = _input_fingerprint(store, encoder.name)
+    current = _read_manifest(build_dir)
+    if (
+        not force
+        and current is not None
+        and {k: current.get(k) for k in fingerprint} == fingerprint
+    ):
+        return Artifacts(store, root, build_dir, current, rebuilt=False)
+
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="build.tmp-", dir=root))
+    try:
+        manifest = _build_into(tmp, store, encoder, fingerprint, progress)
+        old = root / f"build.old-{os.getpid()}"
+        if build_dir.exists():
+            build_dir.rename(old)
+        tmp.rename(build_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Artifacts(store, root, build_dir, manifest, rebuilt=True)
+
+
+def _build_into(
+    out: Path, store: Store, encoder: Any, fingerprint: dict[str, Any], progress: bool
+) -> dict[str, Any]:
+    from knowledge_base.index import build_index
+    from training.intents import IntentClassifier, builtin_training_data
+
+    started = time.time()
+    documents = store.documents()
+    if progress:
+        print(f"Indexing {len(documents)} documents of {store.settings.name} ...", flush=True)
+    index_info = build_index(documents, encoder, out / "index", progress=progress)
+    index_seconds = time.time() - started
+
+    intents_csv = store.path / "intents.csv"
+    texts, labels = builtin_training_data(intents_csv if intents_csv.exists() else None)
+    if progress:
+        print(
+            f"Training the intent model on {len(texts)} examples, "
+            f"{len(set(labels))} intents ...",
+            flush=True,
+        )
+    t0 = time.time()
+    classifier = IntentClassifier.train(texts, labels, encoder, progress=progress)
+    classifier.save(out / "intents")
+    manifest = {
+        **fingerprint,
+        "store": store.settings.name,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "documents": len(documents),
+        "index": index_info,
+        "intent_examples": len(texts),
+        "index_seconds": round(index_seconds, 2),
+        "intent_seconds": round(time.time() - t0, 2),
+        "build_seconds": round(time.time() - started, 2),
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+    return manifest
