@@ -17,7 +17,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def _config(args: argparse.Namespace, **overrides):  # type: ignore[no-untyped-def]
     from bot.config import load_config
 
-    for key in ("host", "port", "llm_backend", "llm_model", "llm_adapter", "llm_base_url", "db_path"):
+    for key in (
+        "host",
+        "port",
+        "llm_backend",
+        "llm_model",
+        "llm_adapter",
+        "llm_base_url",
+        "db_path",
+    ):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value

@@ -35,7 +35,12 @@ RETURN_INTENTS = {"return_order", "get_refund"}
 HANDOFF_INTENTS = {"contact_human_agent"}
 PRODUCT_INTENTS = {"product_info"}
 SMALL_TALK = {"greet", "goodbye", "thanks"}
-ORDER_ACTIONS = {"action_order_status", "action_cancel_order", "action_submit_return", "return_form"}
+ORDER_ACTIONS = {
+    "action_order_status",
+    "action_cancel_order",
+    "action_submit_return",
+    "return_form",
+}
 
 # Below this intent confidence the intent does not start an action on its own.
 INTENT_MIN_CONFIDENCE = 0.5
@@ -46,9 +51,13 @@ YES_RE = re.compile(
     r"^\s*(yes|y|yeah|yep|yup|sure|ok|okay|confirm(ed)?|correct|please do|go ahead|do it|proceed)\b",
     re.I,
 )
-NO_RE = re.compile(r"^\s*(no|n|nope|nah|don'?t|do not|never ?mind|stop|cancel that|not now)\b", re.I)
+NO_RE = re.compile(
+    r"^\s*(no|n|nope|nah|don'?t|do not|never ?mind|stop|cancel that|not now)\b", re.I
+)
 CANCEL_REASONS = {
-    "no longer needed": re.compile(r"no longer need|don'?t need|do not need|not needed|changed my mind", re.I),
+    "no longer needed": re.compile(
+        r"no longer need|don'?t need|do not need|not needed|changed my mind", re.I
+    ),
     "ordered by mistake": re.compile(r"mistake|by accident|accidental|wrong", re.I),
 }
 
@@ -154,6 +163,9 @@ class Bot:
         self.runner = runner
         self.conversations = conversations
         self._sender_locks: dict[str, asyncio.Lock] = {}
+        self._locks_loop: asyncio.AbstractEventLoop | None = None
+        self.artifacts: Any = None
+        self.order_book: Any = None
 
     # -- public entry points -------------------------------------------------
     async def handle(self, sender: str, text: str, metadata: dict | None = None) -> Reply:
@@ -169,13 +181,25 @@ class Bot:
         self, sender: str, text: str, metadata: dict | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         """Run one turn, yielding streamed text and finally the logged reply."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._locks_loop:  # locks belong to one event loop
+            self._sender_locks, self._locks_loop = {}, loop
         lock = self._sender_locks.setdefault(sender, asyncio.Lock())
         async with lock:  # one turn at a time per conversation keeps slots consistent
             started = time.perf_counter()
             conv = await asyncio.to_thread(self.conversations.load_conversation, sender)
             if text.strip().lower() in ("/restart", "/reset"):
                 conv.slots, conv.history = {}, []
-                turn = _Turn(conv, text, {"text": text, "intent": {"name": "restart", "confidence": 1.0}, "entities": [], "intent_ranking": []})
+                turn = _Turn(
+                    conv,
+                    text,
+                    {
+                        "text": text,
+                        "intent": {"name": "restart", "confidence": 1.0},
+                        "entities": [],
+                        "intent_ranking": [],
+                    },
+                )
                 turn.say(TEXTS["restart"])
                 turn.action = "action_restart"
             else:
@@ -261,7 +285,9 @@ class Bot:
             await self._start(turn, "return_form")
         elif confident and intent in SMALL_TALK:
             self._small_talk(turn, intent)
-        elif turn.entity("order_id") and not (confident and intent not in ("affirm", "deny", "oos")):
+        elif turn.entity("order_id") and not (
+            confident and intent not in ("affirm", "deny", "oos")
+        ):
             await self._start(turn, "action_order_status")
         elif confident and intent in PRODUCT_INTENTS or self._mentions_product(turn):
             await self._run(turn, "action_product_search")
@@ -274,8 +300,10 @@ class Bot:
         hits = await asyncio.to_thread(self.index.search, turn.text, 5)
         best = hits[0] if hits else None
         confidence = best.dense if best else 0.0
-        if best is None or confidence < self.config.clarify_min_score or (
-            out_of_scope and confidence < self.config.answer_min_score
+        if (
+            best is None
+            or confidence < self.config.clarify_min_score
+            or (out_of_scope and confidence < self.config.answer_min_score)
         ):
             turn.action = "action_abstain"
             key = "oos" if out_of_scope else "low_confidence"
@@ -304,7 +332,11 @@ class Bot:
         if best.type == "product":
             # Prices and availability come from the catalog action, never from the LM.
             turn.parse.setdefault("entities", []).append(
-                {"entity": "product", "value": best.title, "product_id": best.meta.get("product_id")}
+                {
+                    "entity": "product",
+                    "value": best.title,
+                    "product_id": best.meta.get("product_id"),
+                }
             )
             await self._run(turn, "action_product_search")
             turn.sources = [best.source()]
@@ -313,7 +345,9 @@ class Bot:
         turn.action = "action_answer"
         turn.sources = [h.source() for h in used]
         final: dict[str, Any] = {}
-        async for event in self.answerer.stream(turn.text, used, turn.conv.history[-4:], self.settings):
+        async for event in self.answerer.stream(
+            turn.text, used, turn.conv.history[-4:], self.settings
+        ):
             if event["type"] == "final":
                 final = event
             else:
@@ -355,7 +389,9 @@ class Bot:
         slots = turn.slots
         slots["active_loop"] = "return_form"
         requested = slots.get("requested_slot")
-        if turn.entity("order_id") and (requested in (None, "order_id") or not slots.get("order_id")):
+        if turn.entity("order_id") and (
+            requested in (None, "order_id") or not slots.get("order_id")
+        ):
             slots["order_id"] = turn.entity("order_id")
             requested = "order_id"
         elif requested in ("return_items", "return_reason"):
@@ -388,7 +424,9 @@ class Bot:
         except ActionError as exc:
             log.error("action %s failed: %s", action, exc)
             turn.action = action
-            turn.say(TEXTS["action_failed"], buttons=[{"title": "Talk to a person", "payload": "yes"}])
+            turn.say(
+                TEXTS["action_failed"], buttons=[{"title": "Talk to a person", "payload": "yes"}]
+            )
             slots["offered_handoff"] = True
             return
         new_slots = apply_events(dict(slots), result.get("events", []))
@@ -407,9 +445,12 @@ class Bot:
         pending = slots.get("pending_action")
         # An action that asks for a yes leaves itself pending with verification done.
         slots["awaiting_confirmation"] = bool(
-            pending and slots.get("verified_customer_id") and any(
+            pending
+            and slots.get("verified_customer_id")
+            and any(
                 b.get("payload", "").lower() in ("yes", "/affirm")
-                for m in turn.messages for b in m.get("buttons", [])
+                for m in turn.messages
+                for b in m.get("buttons", [])
             )
         )
         if slots.get("confirmed") and not pending:
@@ -454,7 +495,13 @@ class Bot:
         return any(e.get("entity") == "product" for e in turn.parse.get("entities", []))
 
     def _clear_pending(self, slots: dict[str, Any]) -> None:
-        for key in ("pending_action", "confirmed", "awaiting_confirmation", "requested_slot", "active_loop"):
+        for key in (
+            "pending_action",
+            "confirmed",
+            "awaiting_confirmation",
+            "requested_slot",
+            "active_loop",
+        ):
             slots.pop(key, None)
 
     def _small_talk(self, turn: _Turn, intent: str) -> None:

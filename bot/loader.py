@@ -47,7 +47,9 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
     conversations = ConversationStore(db_path)
     order_book = None
     if store.orders_path or store.customers_path:
-        order_book = OrderBook(store.orders_path, store.customers_path, db_path.with_name("orders.db"))
+        order_book = OrderBook(
+            store.orders_path, store.customers_path, db_path.with_name("orders.db")
+        )
     executor = None
     if not config.action_endpoint:
         executor = build_executor(order_book, store.products, store.settings.handoff_text)

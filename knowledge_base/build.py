@@ -159,8 +159,7 @@ def _build_into(
     texts, labels = builtin_training_data(intents_csv if intents_csv.exists() else None)
     if progress:
         print(
-            f"Training the intent model on {len(texts)} examples, "
-            f"{len(set(labels))} intents ...",
+            f"Training the intent model on {len(texts)} examples, {len(set(labels))} intents ...",
             flush=True,
         )
     t0 = time.time()

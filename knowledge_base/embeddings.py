@@ -44,13 +44,14 @@ class Encoder:
         if not self.model_path.exists():
             raise RuntimeError(f"Embedding model folder not found: {self.model_path}")
         self.model = SentenceTransformer(str(self.model_path), device="cpu")
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         self.dim = int(get_dim())
         self.name = self.model_path.name if model_path else "all-MiniLM-L6-v2"
 
-    def encode(
-        self, texts: list[str], batch_size: int = 64, progress: bool = False
-    ) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Embed ``texts``; returns an array of shape (len(texts), dim)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -77,7 +77,11 @@ class Variant:
 
 @dataclass
 class Product:
-    """A catalogue item."""
+    """A catalogue item.
+
+    ``price`` is the listed price; when the file gives none it is the lowest
+    variant price, so a product with priced variants always has a price.
+    """
 
     id: str
     title: str
@@ -274,7 +278,6 @@ def load_store(path: str | Path) -> Store:
             "the store has no products, FAQs or docs",
             hint="Add at least one product or FAQ line",
         )
-    _check_cross_file_ids(faqs, passages, faq_path)
 
     orders = root / "orders.jsonl"
     customers = root / "customers.jsonl"
@@ -300,7 +303,7 @@ def _load_settings(path: Path, default_name: str) -> StoreSettings:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message already says "(at line N, column M)".
         raise StoreError(
-            "store.toml", f"not valid TOML: {exc}", hint="Check quotes and `key = \"value\"` lines"
+            "store.toml", f"not valid TOML: {exc}", hint='Check quotes and `key = "value"` lines'
         ) from exc
     # Keys may sit at the top level or in a [store] table.
     table = {**raw.get("store", {}), **raw} if isinstance(raw.get("store"), dict) else raw
@@ -335,9 +338,7 @@ def _fill_setting_defaults(settings: StoreSettings) -> None:
             "orders, shipping or returns."
         )
     if not settings.handoff_text:
-        settings.handoff_text = (
-            "I'm passing this to a member of our team; they will get back to you as soon as they can."
-        )
+        settings.handoff_text = "I'm passing this to a member of our team; they will get back to you as soon as they can."
 
 
 # --- products -----------------------------------------------------------------
@@ -409,7 +410,10 @@ def _parse_product(row: dict[str, Any], file: str, line: int, from_csv: bool) ->
     raw_variants = row.get("variants")
     if from_csv and isinstance(raw_variants, str):
         raw_variants = _json_cell(
-            raw_variants, "variants", err, '[{"id": "V1", "options": {"size": "M"}, "available": true}]'
+            raw_variants,
+            "variants",
+            err,
+            '[{"id": "V1", "options": {"size": "M"}, "available": true}]',
         )
     if raw_variants in (None, ""):
         raw_variants = []
@@ -424,7 +428,11 @@ def _parse_product(row: dict[str, Any], file: str, line: int, from_csv: bool) ->
     for i, raw in enumerate(raw_variants):
         variant = _parse_variant(raw, i, err)
         if variant.id in variant_ids:
-            raise err(f"variants[{i}].id", f"duplicate variant id {_show(variant.id)}")
+            raise err(
+                f"variants[{i}].id",
+                f"duplicate variant id {_show(variant.id)}",
+                "Every variant of a product needs its own id",
+            )
         variant_ids.add(variant.id)
         variants.append(variant)
 
@@ -442,15 +450,23 @@ def _parse_variant(raw: Any, i: int, err: Any) -> Variant:
     where = f"variants[{i}]"
     if not isinstance(raw, dict):
         raise err(where, f"must be an object, got {_show(raw)}", 'Write it like {"id": "V1", ...}')
-    vid = _required_id(raw, "id", lambda f, m, h="": err(f"{where}.{f}", m, h), "Give every variant an id")
+    vid = _required_id(
+        raw, "id", lambda f, m, h="": err(f"{where}.{f}", m, h), "Give every variant an id"
+    )
     options = raw.get("options") or {}
     if not isinstance(options, dict):
         raise err(
-            f"{where}.options", f"must be an object, got {_show(options)}", 'Write it like {"size": "M"}'
+            f"{where}.options",
+            f"must be an object, got {_show(options)}",
+            'Write it like {"size": "M"}',
         )
     bad = [k for k, v in options.items() if isinstance(v, dict | list) or v is None]
     if bad:
-        raise err(f"{where}.options.{bad[0]}", "must be a text or number value")
+        raise err(
+            f"{where}.options.{bad[0]}",
+            "must be a text or number value",
+            'Write options like {"size": "M"}',
+        )
     price = _price(raw.get("price"), f"{where}.price", err)
     available = _bool(raw.get("available"), f"{where}.available", err, default=True)
     return Variant(vid, {str(k): str(v) for k, v in options.items()}, price, available)
@@ -465,14 +481,23 @@ def _product_document(p: Product, currency: str) -> Document:
         text_lines.append(p.description)
     for key, value in p.attributes.items():
         text_lines.append(f"{key}: {_plain(value)}")
+    # Option values once each rather than one line per variant: a product with
+    # 20 variants would otherwise drown its title in near-identical lines, and
+    # the embedding model only reads the first ~256 word pieces.
+    option_values: dict[str, list[str]] = {}
     for v in p.variants:
-        opts = ", ".join(f"{k} {val}" for k, val in v.options.items())
-        price = v.price if v.price is not None else p.price
-        bits = [opts or v.id]
-        if price is not None:
-            bits.append(format_price(price, currency))
-        bits.append("available" if v.available else "sold out")
-        text_lines.append(" — ".join(bits))
+        for name, val in v.options.items():
+            if val not in option_values.setdefault(name, []):
+                option_values[name].append(val)
+    if option_values:
+        text_lines.append(
+            "Options: " + "; ".join(f"{k} {', '.join(vals)}" for k, vals in option_values.items())
+        )
+    if lo is not None and hi is not None:
+        price_text = format_price(lo, currency)
+        if hi != lo:
+            price_text += f" to {format_price(hi, currency)}"
+        text_lines.append(f"Price: {price_text}")
 
     # The answer states facts only, so generation can quote it verbatim.
     summary = [f"{p.title}" + (f" ({p.category})" if p.category else "") + "."]
@@ -480,9 +505,7 @@ def _product_document(p: Product, currency: str) -> Document:
         if lo == hi:
             summary.append(f"Price: {format_price(lo, currency)}.")
         else:
-            summary.append(
-                f"Price: {format_price(lo, currency)} to {format_price(hi, currency)}."
-            )
+            summary.append(f"Price: {format_price(lo, currency)} to {format_price(hi, currency)}.")
     summary.append("In stock." if p.in_stock else "Currently out of stock.")
     if p.variants:
         parts = []
@@ -495,7 +518,10 @@ def _product_document(p: Product, currency: str) -> Document:
         summary.append("Options: " + "; ".join(parts) + ".")
     if p.attributes:
         summary.append(
-            " ".join(f"{str(k).replace('_', ' ').capitalize()}: {_plain(v)}." for k, v in p.attributes.items())
+            " ".join(
+                f"{str(k).replace('_', ' ').capitalize()}: {_plain(v)}."
+                for k, v in p.attributes.items()
+            )
         )
     if p.description:
         summary.append(p.description)
@@ -525,13 +551,22 @@ def _load_faqs(path: Path) -> list[FAQ]:
     for line, row in _records(path):
 
         def err(field_: str, message: str, hint: str = "", _line: int = line) -> StoreError:
-            return StoreError(name, f"field '{field_}' {message}", line=_line, field=field_, hint=hint)
+            return StoreError(
+                name, f"field '{field_}' {message}", line=_line, field=field_, hint=hint
+            )
 
         question = _required_text(row, "question", err, "Every FAQ needs a question")
         answer = _required_text(row, "answer", err, "Every FAQ needs an answer")
         category = _optional_text(row, "category", err)
         if row.get("id") not in (None, ""):
             fid = _required_id(row, "id", err, "")
+            if fid.startswith(("product:", "doc:")):
+                # Products and passages get these prefixes in the index.
+                raise err(
+                    "id",
+                    f"uses a reserved prefix: {_show(fid)}",
+                    "FAQ ids may not start with 'product:' or 'doc:'",
+                )
             if fid in seen:
                 raise StoreError(
                     name,
@@ -557,25 +592,14 @@ def _truncate_slug(slug: str, limit: int) -> str:
     return cut.rsplit("-", 1)[0] if "-" in cut else cut
 
 
-def _check_cross_file_ids(faqs: list[FAQ], passages: list[Passage], faq_path: Path | None) -> None:
-    # Passage ids start with "doc:" and product ids get "product:", so only an
-    # FAQ id written with one of those prefixes could collide in the index.
-    for f in faqs:
-        if f.id.startswith(("product:", "doc:")):
-            raise StoreError(
-                faq_path.name if faq_path else "faq",
-                f"field 'id': FAQ id {_show(f.id)} uses a reserved prefix",
-                field="id",
-                hint="FAQ ids may not start with 'product:' or 'doc:'",
-            )
-
-
 # --- docs ---------------------------------------------------------------------
 
 _HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$")
 
 
-def split_markdown(text: str, stem: str, source: str, used: set[str] | None = None) -> list[Passage]:
+def split_markdown(
+    text: str, stem: str, source: str, used: set[str] | None = None
+) -> list[Passage]:
     """Split a markdown page into passages at ``#``/``##``/``###`` headings.
 
     Text before the first heading belongs to the page title. Empty sections are
@@ -766,7 +790,7 @@ def _optional_text(row: dict[str, Any], key: str, err: Any) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        raise err(key, f"must be text, got {_show(value)}")
+        raise err(key, f"must be text, got {_show(value)}", "Put the value in quotes")
     return value.strip()
 
 
@@ -782,9 +806,13 @@ def _price(value: Any, key: str, err: Any) -> float | None:
         except ValueError:
             number = None
     if number is None or math.isnan(number) or math.isinf(number):
-        raise err(key, f"must be a number, got {_show(value)}", "Write prices like 19.99 (no currency sign)")
+        raise err(
+            key,
+            f"must be a number, got {_show(value)}",
+            "Write prices like 19.99 (no currency sign)",
+        )
     if number < 0:
-        raise err(key, f"must be 0 or more, got {_show(value)}")
+        raise err(key, f"must be 0 or more, got {_show(value)}", "Prices cannot be negative")
     return number
 
 
@@ -801,7 +829,9 @@ def _bool(value: Any, key: str, err: Any, default: bool) -> bool:
             return True
         if low in _FALSE:
             return False
-    raise err(key, f"must be true or false, got {_show(value)}")
+    raise err(
+        key, f"must be true or false, got {_show(value)}", "Use true/false (or yes/no in a CSV)"
+    )
 
 
 def _show(value: Any) -> str:

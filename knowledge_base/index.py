@@ -1,0 +1,494 @@
+"""The knowledge index: dense (faiss) + lexical (BM25) search over store documents.
+
+``build_index`` writes a plain folder::
+
+    out_dir/
+      index.json    manifest: encoder, dim, doc count, index type, built_at, ...
+      faiss.index   inner-product index over L2-normalised embeddings (= cosine)
+      bm25/         a bm25s index (its own save format) + lexicon.json for typo fixes
+      docs.jsonl    the Document objects, in index order
+
+``KnowledgeIndex.load(dir, encoder)`` reads it back and ``search`` answers
+queries in ``dense``, ``lexical`` or ``hybrid`` mode. Every hit carries the real
+query–document cosine in ``Hit.dense`` whatever the mode, because the dialogue
+policy uses it as its confidence signal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import faiss
+import numpy as np
+
+from knowledge_base.store import Document
+
+FORMAT_VERSION = 1
+# Up to this many documents an exact (flat) index is fast enough (~1 ms per
+# query) and has perfect recall; above it, HNSW keeps queries fast.
+EXACT_INDEX_MAX_DOCS = 20_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+# How many candidates each retriever contributes before hybrid fusion.
+FUSION_CANDIDATES = 50
+# Hybrid score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * lexical, where
+# lexical = BM25 / the query's highest attainable BM25 (see _lexical_scores).
+# Measured on tests/data/retrieval_queries.csv (309 queries, demo store):
+#   dense alone                        r@1 .809  r@5 .974  mrr .881
+#   this, weight 0.7                   r@1 .822  r@5 .981  mrr .890
+#   BM25 / best BM25 of query, w 0.7   r@1 .783  r@5 .964  mrr .859
+#   reciprocal-rank fusion (k=10..60)  r@1 .744  r@5 .96   mrr .84
+# Dividing by the best hit's score gives a lone one-word match full marks;
+# rank fusion throws away how close the scores are. Both lose to dense alone.
+DENSE_WEIGHT = 0.7
+# BM25 parameters (bm25s defaults, Lucene variant).
+BM25_K1 = 1.5
+BM25_B = 0.75
+
+MODES = ("hybrid", "dense", "lexical")
+
+# Lucene's English list plus the words customers wrap questions in ("how do I",
+# "can you", "my"): they are in most FAQ questions, so they only add noise.
+STOPWORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their
+    then there these they this to was will with i me my mine myself you your yours we our us
+    he she him her his its them what which who whom how when where why do does did doing done
+    can could would should shall may might must am been being have has had having please
+    hi hello hey thanks thank so just also any some about""".split()
+)
+_TOKEN = re.compile(r"\w+")
+
+try:  # PyStemmer: "returns", "returned", "returning" -> "return"
+    import Stemmer as _pystemmer
+
+    _STEMMER_NAME: str | None = "english"
+except ImportError:  # pragma: no cover - PyStemmer is a dependency
+    _pystemmer = None
+    _STEMMER_NAME = None
+
+
+@dataclass
+class Hit:
+    """One search result."""
+
+    id: str
+    type: str
+    title: str
+    score: float  # fused score, higher = better
+    dense: float  # cosine of query and document; the calibrated confidence signal
+    lexical: (
+        float  # BM25 / the query's highest attainable BM25: 0..1, 1 = every word matched strongly
+    )
+    text: str
+    answer: str
+    meta: dict = field(default_factory=dict)
+
+    def source(self) -> dict[str, Any]:
+        """The citation shape of the HTTP API: ``{"id", "type", "title", "score"}``."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "title": self.title,
+            "score": round(self.score, 4),
+        }
+
+
+# --- tokenising ------------------------------------------------------------------
+
+
+class _Analyzer:
+    """Lowercase, strip accents and punctuation, drop stopwords, stem."""
+
+    def __init__(self, stemmer: str | None) -> None:
+        if stemmer and _pystemmer is None:
+            raise RuntimeError(
+                "This index was built with a stemmer but PyStemmer is not installed: "
+                "pip install PyStemmer (or rebuild the index)"
+            )
+        self._stemmer = _pystemmer.Stemmer(stemmer) if stemmer else None
+        self.stemmer_name = stemmer
+
+    def words(self, text: str) -> list[str]:
+        """Surface words: normalised, stopwords removed, not stemmed."""
+        text = unicodedata.normalize("NFKD", text.lower())
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        return [w for w in _TOKEN.findall(text.replace("_", " ")) if w not in STOPWORDS]
+
+    def stem(self, words: list[str]) -> list[str]:
+        """Stemmed forms of ``words``."""
+        return self._stemmer.stemWords(words) if self._stemmer else list(words)
+
+    def tokens(self, text: str) -> list[str]:
+        """What BM25 indexes for ``text``."""
+        return self.stem(self.words(text))
+
+
+def tokenize(text: str) -> list[str]:
+    """The lexical tokens of ``text`` as the index sees them (for debugging and tests)."""
+    return _Analyzer(_STEMMER_NAME).tokens(text)
+
+
+class _Speller:
+    """Maps an unknown query word to the closest corpus word (typos: "retrun" -> "return").
+
+    Symmetric-delete lookup (as in SymSpell): a word and its one-letter
+    deletions are keys; two words sharing a key are at most two edits apart,
+    then confirmed with a real edit distance. Built lazily on the first miss.
+    """
+
+    def __init__(self, counts: dict[str, int], known_words: frozenset[str] = frozenset()) -> None:
+        self.counts = counts
+        # Real words the corpus lacks ("back") must not be "fixed" into corpus
+        # words ("black"); a dictionary of known words tells the two apart.
+        self.known_words = known_words
+        self._deletes: dict[str, list[str]] | None = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _keys(word: str) -> set[str]:
+        return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+    def _table(self) -> dict[str, list[str]]:
+        with self._lock:
+            if self._deletes is None:
+                table: dict[str, list[str]] = {}
+                for word in self.counts:
+                    if len(word) >= 3 and not word.isdigit():
+                        for key in self._keys(word):
+                            table.setdefault(key, []).append(word)
+                self._deletes = table
+            return self._deletes
+
+    def correct(self, word: str) -> str | None:
+        """The best corpus word within edit distance 1 (2 for long words), or None."""
+        if len(word) < 4 or word in self.known_words or any(ch.isdigit() for ch in word):
+            return None
+        table = self._table()
+        candidates = {c for key in self._keys(word) for c in table.get(key, ())}
+        limit = 1 if len(word) < 8 else 2
+        scored = [
+            (d, -self.counts[c], c) for c in candidates if (d := _edit_distance(word, c)) <= limit
+        ]
+        return min(scored)[2] if scored else None
+
+
+def _known_words(encoder: Any) -> frozenset[str]:
+    """Whole English words of the encoder's WordPiece vocabulary (~20k words).
+
+    A word the tokenizer knows whole is a real word, not a typo. Encoders
+    without such a vocabulary give an empty set: every unknown word is then a
+    candidate for correction.
+    """
+    vocab = getattr(getattr(getattr(encoder, "model", None), "tokenizer", None), "vocab", None)
+    if not isinstance(vocab, dict):
+        return frozenset()
+    return frozenset(w for w in vocab if w.isalpha() and w.isascii() and len(w) >= 3)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance (Levenshtein + adjacent transpositions)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+# --- building --------------------------------------------------------------------
+
+
+def build_index(
+    documents: Sequence[Document],
+    encoder: Any,
+    out_dir: str | Path,
+    progress: bool = True,
+    approximate: bool | None = None,
+) -> dict[str, Any]:
+    """Embed and index ``documents`` into ``out_dir``; returns the manifest.
+
+    ``approximate`` forces the HNSW index (True) or the exact one (False);
+    by default HNSW is used above ``EXACT_INDEX_MAX_DOCS`` documents.
+    """
+    if not documents:
+        raise ValueError("nothing to index: the store has no products, FAQs or docs")
+    ids = [d.id for d in documents]
+    dupes = [i for i, n in Counter(ids).items() if n > 1]
+    if dupes:
+        raise ValueError(f"duplicate document ids: {', '.join(dupes[:5])}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    vectors = encoder.encode([d.text for d in documents], progress=progress)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    use_hnsw = len(documents) > EXACT_INDEX_MAX_DOCS if approximate is None else approximate
+    if use_hnsw:
+        dense: faiss.Index = faiss.IndexHNSWFlat(
+            vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT
+        )
+        dense.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        dense = faiss.IndexFlatIP(vectors.shape[1])
+    dense.add(vectors)
+    faiss.write_index(dense, str(out / "faiss.index"))
+
+    analyzer = _Analyzer(_STEMMER_NAME)
+    # The title counts twice (it is also in the text): "laptop" should find
+    # the Laptop before the backpack with a laptop sleeve.
+    words = [analyzer.words(f"{d.title}\n{d.text}") for d in documents]
+    bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+    bm25.index([analyzer.stem(w) for w in words], show_progress=progress)
+    bm25.save(str(out / "bm25"), show_progress=False)
+    lexicon = Counter(w for ws in words for w in ws)
+    (out / "bm25" / "lexicon.json").write_text(
+        json.dumps(dict(lexicon.most_common()), ensure_ascii=False), encoding="utf-8"
+    )
+
+    with (out / "docs.jsonl").open("w", encoding="utf-8") as fh:
+        for d in documents:
+            fh.write(json.dumps(d.to_dict(), ensure_ascii=False) + "\n")
+
+    manifest = {
+        "format": FORMAT_VERSION,
+        "encoder": encoder.name,
+        "dim": int(vectors.shape[1]),
+        "doc_count": len(documents),
+        "doc_types": dict(Counter(d.type for d in documents)),
+        "index_type": "hnsw-ip" if use_hnsw else "flat-ip",
+        "bm25": {"k1": BM25_K1, "b": BM25_B, "stemmer": analyzer.stemmer_name},
+        "fusion": {
+            "method": "weighted-sum",
+            "dense_weight": DENSE_WEIGHT,
+            "lexical": "bm25/attainable",
+        },
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(time.perf_counter() - started, 2),
+    }
+    # The manifest goes last: a folder without one is an unfinished build.
+    (out / "index.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+# --- searching -------------------------------------------------------------------
+
+
+class KnowledgeIndex:
+    """A loaded index; ``search`` is safe to call from several threads."""
+
+    def __init__(
+        self,
+        documents: list[Document],
+        dense: faiss.Index,
+        bm25: bm25s.BM25,
+        lexicon: dict[str, int],
+        encoder: Any,
+        manifest: dict[str, Any],
+    ) -> None:
+        self.documents = documents
+        self.manifest = manifest
+        self.encoder = encoder
+        self._dense = dense
+        self._bm25 = bm25
+        self._analyzer = _Analyzer(manifest.get("bm25", {}).get("stemmer"))
+        self._speller = _Speller(lexicon, _known_words(encoder))
+        self._by_id = {d.id: i for i, d in enumerate(documents)}
+        self.dense_weight = float(manifest.get("fusion", {}).get("dense_weight", DENSE_WEIGHT))
+        # Lucene BM25 IDF per vocabulary token (bm25s stores only the products
+        # idf * tf-factor); a token's document frequency is its CSC column length.
+        n_docs = int(bm25.scores["num_docs"])
+        doc_freq = np.diff(np.asarray(bm25.scores["indptr"])).astype(np.float64)
+        self._idf = np.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+        self._max_idf = float(np.log1p((n_docs - 1 + 0.5) / 1.5))
+
+    @classmethod
+    def load(cls, directory: str | Path, encoder: Any) -> KnowledgeIndex:
+        """Read an index folder written by ``build_index``."""
+        root = Path(directory)
+        manifest_path = root / "index.json"
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"{root}: no index.json; build the index first (shopbot build)")
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("dim") != encoder.dim or manifest.get("encoder") != encoder.name:
+            raise ValueError(
+                f"{root}: index was built with encoder {manifest.get('encoder')!r} "
+                f"(dim {manifest.get('dim')}), but the current encoder is {encoder.name!r} "
+                f"(dim {encoder.dim}); rebuild it (shopbot build --force)"
+            )
+        with (root / "docs.jsonl").open(encoding="utf-8") as fh:
+            documents = [Document.from_dict(json.loads(line)) for line in fh if line.strip()]
+        dense = faiss.read_index(str(root / "faiss.index"))
+        if isinstance(dense, faiss.IndexHNSWFlat):
+            dense.hnsw.efSearch = max(HNSW_EF_SEARCH, FUSION_CANDIDATES)
+        bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False, verbosity=0)
+        lexicon_path = root / "bm25" / "lexicon.json"
+        lexicon = (
+            json.loads(lexicon_path.read_text(encoding="utf-8")) if lexicon_path.is_file() else {}
+        )
+        if not (len(documents) == dense.ntotal == manifest.get("doc_count")):
+            raise ValueError(f"{root}: docs.jsonl, faiss.index and index.json disagree; rebuild it")
+        return cls(documents, dense, bm25, lexicon, encoder, manifest)
+
+    @property
+    def index_type(self) -> str:
+        """``flat-ip`` (exact) or ``hnsw-ip`` (approximate)."""
+        return str(self.manifest.get("index_type"))
+
+    def get(self, doc_id: str) -> Document | None:
+        """The document with this id, if indexed."""
+        i = self._by_id.get(doc_id)
+        return None if i is None else self.documents[i]
+
+    def query_tokens(self, query: str) -> list[str]:
+        """BM25 tokens for ``query``, with words unknown to the corpus spell-corrected."""
+        return self._analyse_query(query)[0]
+
+    def _analyse_query(self, query: str) -> tuple[list[str], int]:
+        """(tokens in the BM25 vocabulary, number of query words with no such token)."""
+        vocab = self._bm25.vocab_dict
+        tokens: list[str] = []
+        unmatched = 0
+        words = self._analyzer.words(query)
+        for word, stem in zip(words, self._analyzer.stem(words), strict=True):
+            if stem not in vocab:
+                fixed = self._speller.correct(word)
+                stem = self._analyzer.stem([fixed])[0] if fixed is not None else None
+            # bm25s adds an empty "" token to the vocabulary; it has no postings.
+            if stem and stem in vocab:
+                tokens.append(stem)
+            else:
+                unmatched += 1
+        return tokens, unmatched
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+        """The ``k`` best documents for ``query``; ``mode`` is hybrid, dense or lexical."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        n = len(self.documents)
+        if not query.strip() or n == 0 or k <= 0:
+            return []
+        qvec = self.encoder.encode([query])
+        lexical = self._lexical_scores(query)
+
+        pool = min(n, max(k, FUSION_CANDIDATES))
+        candidates: dict[int, float] = {}  # doc index -> cosine
+        if mode in ("dense", "hybrid"):
+            sims, idx = self._dense.search(qvec, pool if mode == "hybrid" else min(n, k))
+            candidates.update(
+                (int(i), float(s)) for i, s in zip(idx[0], sims[0], strict=True) if i >= 0
+            )
+        if mode in ("lexical", "hybrid"):
+            top = _top_indices(lexical, pool if mode == "hybrid" else k)
+            for i in top:
+                if lexical[i] > 0 and i not in candidates:
+                    candidates[int(i)] = self._cosine(qvec[0], int(i))
+
+        hits = []
+        for i, cosine in candidates.items():
+            lex = float(lexical[i])
+            if mode == "dense":
+                score = cosine
+            elif mode == "lexical":
+                score = lex
+            else:
+                score = self.dense_weight * cosine + (1 - self.dense_weight) * lex
+            d = self.documents[i]
+            hits.append(Hit(d.id, d.type, d.title, score, cosine, lex, d.text, d.answer, d.meta))
+        hits.sort(key=lambda h: (-h.score, -h.dense))
+        return hits[:k]
+
+    def _lexical_scores(self, query: str) -> np.ndarray:
+        """BM25 of every document as a fraction of the query's highest attainable BM25.
+
+        A term contributes at most its IDF (its term-frequency factor tends to 1),
+        so the sum of the query terms' IDFs bounds the score. Query words the
+        corpus lacks count with the largest IDF: a match on "deliver" alone
+        must not look like a full match for "do you deliver to canada". Unlike
+        dividing by the best hit's score, this does not depend on the corpus
+        size and says how much of the query a document covers.
+        """
+        tokens, unmatched = self._analyse_query(query)
+        if not tokens:
+            return np.zeros(len(self.documents), dtype=np.float32)
+        vocab = self._bm25.vocab_dict
+        bound = sum(self._idf[vocab[t]] for t in tokens) + unmatched * self._max_idf
+        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        return np.clip(scores / bound, 0.0, 1.0) if bound > 0 else np.zeros_like(scores)
+
+    def _cosine(self, qvec: np.ndarray, i: int) -> float:
+        # Both flat and HNSW-flat indexes keep the full vectors.
+        return float(np.dot(qvec, self._dense.reconstruct(i)))
+
+
+def _top_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+# --- evaluation --------------------------------------------------------------------
+
+
+def evaluate_retrieval(
+    index: KnowledgeIndex, queries: Iterable[tuple[str, str]], k: int = 5
+) -> dict[str, Any]:
+    """Recall@1, recall@5 and MRR (over the top ``k``) of each search mode.
+
+    ``queries`` are ``(query, expected_id)`` pairs; an expected product id may
+    be given with or without its ``product:`` prefix. The top-level
+    ``recall@1``/``recall@5``/``mrr`` are the hybrid mode's (what the bot uses).
+    """
+    pairs = []
+    unknown: list[str] = []
+    for query, expected in queries:
+        expected = expected.strip()
+        if index.get(expected) is None and index.get(f"product:{expected}") is not None:
+            expected = f"product:{expected}"
+        if index.get(expected) is None:
+            unknown.append(expected)
+        pairs.append((query, expected))
+    depth = max(k, 5)
+    result: dict[str, Any] = {"queries": len(pairs), "k": k}
+    for mode in MODES:
+        r1 = r5 = rr = 0.0
+        misses = []
+        started = time.perf_counter()
+        for query, expected in pairs:
+            ranked = [h.id for h in index.search(query, k=depth, mode=mode)]
+            rank = ranked.index(expected) + 1 if expected in ranked else None
+            r1 += rank == 1
+            r5 += rank is not None and rank <= 5
+            rr += 1.0 / rank if rank is not None and rank <= k else 0.0
+            if rank != 1:
+                misses.append({"query": query, "expected": expected, "got": ranked[:3]})
+        n = max(len(pairs), 1)
+        result[mode] = {
+            "recall@1": round(r1 / n, 4),
+            "recall@5": round(r5 / n, 4),
+            "mrr": round(rr / n, 4),
+            "ms_per_query": round(1000 * (time.perf_counter() - started) / n, 2),
+            "misses": misses,
+        }
+    for key in ("recall@1", "recall@5", "mrr"):
+        result[key] = result["hybrid"][key]
+    if unknown:
+        # Counted as misses; listed so a stale queries file is easy to spot.
+        result["unknown_expected_ids"] = sorted(set(unknown))
+    return result

@@ -1,0 +1,653 @@
+"""The intent classifier: frozen MiniLM sentence embeddings + a logistic-regression head.
+
+Why this shape: the encoder is already loaded for retrieval, so an intent model
+costs one small linear layer (a few seconds to train, well under a millisecond to
+apply) and nothing else to download.
+
+Out of scope is decided twice, on purpose:
+1. an explicit ``oos`` class, trained on the shipped off-topic examples;
+2. a rejection threshold on the best in-scope probability, *chosen on a held-out
+   validation split* of the training data: the largest threshold that wrongly
+   rejects at most ``max_false_oos`` of the in-scope validation utterances.
+   The threshold is stored in the model's manifest.
+
+A saved model is a folder: ``intent_model.json`` (what made it, the threshold,
+validation metrics) and ``head.npz`` (the weights, plain numpy arrays, no pickle).
+
+Typical use::
+
+    texts, labels = builtin_training_data(store_dir / "intents.csv")
+    clf = IntentClassifier.train(texts, labels, get_encoder())
+    clf.save(out_dir)
+    IntentClassifier.load(out_dir, encoder).predict(["where is my parcel?"])
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Data the product ships (see knowledge_base/data/NOTICE.md and scripts/make_intent_data.py).
+BUILTIN_DATA_DIR = Path(__file__).resolve().parents[1] / "knowledge_base" / "data"
+BUILTIN_FILES = ("bitext_intents.csv", "smalltalk.csv", "oos.csv")
+
+MODEL_MANIFEST = "intent_model.json"
+HEAD_FILE = "head.npz"
+FORMAT = "shopbot-intent-model"
+FORMAT_VERSION = 1
+
+MAX_RANKING = 10  # entries per text in ``predict``
+VAL_FRACTION = 0.1  # share of each intent held out to choose the threshold
+MAX_FALSE_OOS = 0.01  # share of in-scope validation utterances the threshold may reject
+HEAD_C = 10.0  # inverse L2 strength; normalised 384-d inputs need a weak penalty
+
+
+# --------------------------------------------------------------------------- data
+
+
+def read_intents_csv(path: str | Path) -> list[tuple[str, str]]:
+    """``(text, intent)`` rows of a CSV with ``text`` and ``intent`` columns.
+
+    Raises ``ValueError`` naming the file (and line) when a column is missing or a
+    row is empty; a UTF-8 BOM (spreadsheet exports) is accepted.
+    """
+    path = Path(path)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in ("text", "intent") if c not in header]
+        if missing:
+            raise ValueError(
+                f"{path}: missing column(s) {', '.join(missing)}; the first line must be a "
+                f"header with 'text,intent' (found: {','.join(header) or 'nothing'})"
+            )
+        reader.fieldnames = header
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            text, intent = (row.get("text") or "").strip(), (row.get("intent") or "").strip()
+            if not text and not intent:
+                continue  # blank line
+            if not text or not intent:
+                field = "text" if not text else "intent"
+                raise ValueError(f"{path} line {line}: empty '{field}'")
+            rows.append((text, intent))
+    return rows
+
+
+def builtin_training_data(store_intents_csv: Path | None = None) -> tuple[list[str], list[str]]:
+    """Texts and labels: shipped Bitext + small talk + ``oos`` data, plus the store's rows.
+
+    A store's ``intents.csv`` *adds* examples: rows naming a built-in intent add to
+    it, rows naming a new intent create it.
+    """
+    rows: list[tuple[str, str]] = []
+    for name in BUILTIN_FILES:
+        rows.extend(read_intents_csv(BUILTIN_DATA_DIR / name))
+    if store_intents_csv is not None:
+        rows.extend(read_intents_csv(store_intents_csv))
+    return [t for t, _ in rows], [i for _, i in rows]
+
+
+def _as_rows(rows: Any, what: str) -> list[tuple[str, str]]:
+    """Accept a CSV path, (text, intent) pairs or dicts with text/intent keys."""
+    if isinstance(rows, str | Path):
+        return read_intents_csv(rows)
+    out = []
+    for row in rows:
+        if isinstance(row, dict):
+            if "text" not in row or "intent" not in row:
+                raise ValueError(f"{what}: rows need 'text' and 'intent' keys, got {sorted(row)}")
+            out.append((str(row["text"]), str(row["intent"])))
+        else:
+            text, intent = row
+            out.append((str(text), str(intent)))
+    return out
+
+
+# --------------------------------------------------------------------------- embedding cache
+
+
+def cache_dir() -> Path:
+    """Where embeddings are cached: ``$SHOPBOT_CACHE_DIR`` or ``~/.cache/shopbot``."""
+    root = os.environ.get("SHOPBOT_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "shopbot"
+
+
+class EmbeddingCache:
+    """Sentence embeddings on disk, keyed by (encoder name, sha256 of the text).
+
+    Stored as shards: ``<sha>.npy`` (vectors) + ``<sha>.keys`` (one text hash per
+    line). Encoding a training set writes one shard of the texts not seen before,
+    so rebuilding a store, or adding a few rows to ``intents.csv``, re-encodes only
+    what changed. Shards are written to a temp file and renamed: a crash never
+    leaves a half-written shard.
+    """
+
+    def __init__(self, encoder_name: str, dim: int, root: Path | None = None) -> None:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", encoder_name)
+        self.dir = (root or cache_dir()) / "embeddings" / f"{slug}-{dim}"
+        self.dim = dim
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def _index(self) -> dict[str, tuple[Path, int]]:
+        index: dict[str, tuple[Path, int]] = {}
+        if not self.dir.exists():
+            return index
+        for keys_file in sorted(self.dir.glob("*.keys")):
+            npy = keys_file.with_suffix(".npy")
+            if not npy.exists():
+                continue
+            for row, key in enumerate(keys_file.read_text().split()):
+                index.setdefault(key, (npy, row))
+        return index
+
+    def encode(self, texts: Sequence[str], encoder: Any, progress: bool = False) -> np.ndarray:
+        """Embeddings of ``texts`` (cached ones read from disk, the rest encoded and stored)."""
+        keys = [self.key(t) for t in texts]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        try:
+            index = self._index()
+        except OSError:  # unreadable cache: just encode
+            index = {}
+        by_file: dict[Path, list[tuple[int, int]]] = {}
+        todo: dict[str, int] = {}  # key -> first position of a text not in the cache
+        for pos, key in enumerate(keys):
+            if key in index:
+                npy, row = index[key]
+                by_file.setdefault(npy, []).append((pos, row))
+            else:
+                todo.setdefault(key, pos)
+        for npy, pairs in by_file.items():
+            arr = np.load(npy, mmap_mode="r")
+            positions, rows = zip(*pairs, strict=True)
+            out[list(positions)] = arr[list(rows)]
+        if todo:
+            new_keys = list(todo)
+            new_texts = [texts[todo[k]] for k in new_keys]
+            vecs = np.asarray(encoder.encode(new_texts, progress=progress), dtype=np.float32)
+            fresh = dict(zip(new_keys, range(len(new_keys)), strict=True))
+            for pos, key in enumerate(keys):
+                if key in fresh:
+                    out[pos] = vecs[fresh[key]]
+            self._write_shard(new_keys, vecs)
+        return out
+
+    def _write_shard(self, keys: list[str], vecs: np.ndarray) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            name = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32]
+            with tempfile.NamedTemporaryFile(dir=self.dir, suffix=".tmp", delete=False) as fh:
+                np.save(fh, vecs)
+            os.replace(fh.name, self.dir / f"{name}.npy")
+            # The keys file is written last: a shard counts only once both exist.
+            tmp_keys = self.dir / f"{name}.keys.tmp"
+            tmp_keys.write_text("\n".join(keys) + "\n")
+            os.replace(tmp_keys, self.dir / f"{name}.keys")
+        except OSError as exc:  # a read-only home must not break training
+            warnings.warn(f"could not write the embedding cache in {self.dir}: {exc}", stacklevel=2)
+
+
+# --------------------------------------------------------------------------- the classifier
+
+
+def _softmax_head(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """Class probabilities of a (multinomial or binary) logistic regression."""
+    z = x @ coef.T + intercept
+    if coef.shape[0] == 1:  # scikit-learn stores a 2-class model as one logit
+        p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
+        return np.stack([1.0 - p1, p1], axis=1)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _fit_head(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+
+    # class_weight="balanced": Bitext has 4,366 payment_issue rows but 36
+    # cancel_order rows; unweighted, the small intents would be drowned out.
+    model = LogisticRegression(C=HEAD_C, max_iter=1000, class_weight="balanced", random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter; accuracy is checked on val
+        model.fit(x, y)
+    return model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+
+
+def _split(labels: Sequence[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/validation indices; intents with < 3 examples stay in train."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    train, val = [], []
+    for label in sorted(by_label):
+        idx = np.array(by_label[label])
+        rng.shuffle(idx)
+        n_val = int(round(len(idx) * VAL_FRACTION)) if len(idx) >= 3 else 0
+        n_val = max(n_val, 1) if len(idx) >= 3 else 0
+        val.extend(idx[:n_val].tolist())
+        train.extend(idx[n_val:].tolist())
+    return np.array(sorted(train), dtype=int), np.array(sorted(val), dtype=int)
+
+
+def _choose_threshold(top_in_scope: np.ndarray, max_false_oos: float) -> float:
+    """Largest threshold rejecting at most ``max_false_oos`` of in-scope val utterances.
+
+    ``top_in_scope`` holds, for each in-scope validation utterance the oos class
+    did not already reject, its best in-scope probability.
+    """
+    if top_in_scope.size == 0:
+        return 0.0
+    allowed = int(np.floor(max_false_oos * top_in_scope.size))
+    ordered = np.sort(top_in_scope)
+    # Rejecting p < t: with t = ordered[allowed] exactly `allowed` values fall below.
+    return float(ordered[min(allowed, ordered.size - 1)])
+
+
+class IntentClassifier:
+    """Intent model: ``predict(texts)`` -> per text a ranking of (intent, confidence)."""
+
+    def __init__(
+        self,
+        encoder: Any,
+        intents: list[str],
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        threshold: float,
+        oos_label: str = "oos",
+        manifest: dict[str, Any] | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.intents = list(intents)
+        self.coef = np.asarray(coef, dtype=np.float32)
+        self.intercept = np.asarray(intercept, dtype=np.float32)
+        self.threshold = float(threshold)
+        self.oos_label = oos_label
+        self.manifest = manifest or {}
+        self._oos_index = self.intents.index(oos_label) if oos_label in self.intents else None
+
+    # ---------------------------------------------------------------- training
+
+    @classmethod
+    def train(
+        cls,
+        texts: list[str],
+        labels: list[str],
+        encoder: Any,
+        oos_label: str = "oos",
+        seed: int = 0,
+        progress: bool = True,
+        max_false_oos: float = MAX_FALSE_OOS,
+    ) -> IntentClassifier:
+        """Train on ``texts``/``labels``; deterministic for a given ``seed``.
+
+        Steps: embed (cached on disk), fit on 90 % and choose the rejection
+        threshold on the held-out 10 %, then refit on everything.
+        """
+        from tqdm.auto import tqdm
+
+        if len(texts) != len(labels):
+            raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+        intents = sorted(set(labels))
+        if len([i for i in intents if i != oos_label]) < 1 or len(intents) < 2:
+            raise ValueError(
+                "intent training needs at least two labels, one of them in scope "
+                f"(got {intents or 'none'})"
+            )
+        started = time.time()
+        steps = tqdm(total=3, desc="intent model", disable=not progress, unit="step")
+        steps.set_postfix_str("embedding")
+        cache = EmbeddingCache(encoder.name, encoder.dim)
+        x = cache.encode(list(texts), encoder, progress=progress)
+        steps.update()
+
+        y = np.array([intents.index(label) for label in labels])
+        tr, va = _split(labels, seed)
+        steps.set_postfix_str("choosing the oos threshold")
+        val_metrics: dict[str, Any] = {}
+        threshold = 0.0
+        if len(va) and len(set(y[tr].tolist())) >= 2:
+            coef, intercept = _fit_head(x[tr], y[tr], seed)
+            classes = sorted(set(y[tr].tolist()))  # label indices the val head knows
+            probs = np.zeros((len(va), len(intents)), dtype=np.float32)
+            probs[:, classes] = _softmax_head(x[va], coef, intercept)
+            threshold, val_metrics = _validate(probs, y[va], intents, oos_label, max_false_oos)
+        steps.update()
+
+        steps.set_postfix_str("fitting on all examples")
+        coef, intercept = _fit_head(x, y, seed)
+        steps.update()
+        steps.close()
+
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "encoder": encoder.name,
+            "dim": int(encoder.dim),
+            "head": {"type": "logistic_regression", "C": HEAD_C, "class_weight": "balanced"},
+            "intents": intents,
+            "counts": dict(sorted(Counter(labels).items())),
+            "examples": len(texts),
+            "oos_label": oos_label,
+            "threshold": round(threshold, 6),
+            "threshold_rule": (
+                f"largest p such that at most {max_false_oos:.0%} of in-scope validation "
+                "utterances have a best in-scope probability below p"
+            ),
+            "validation": {"fraction": VAL_FRACTION, "examples": len(va), **val_metrics},
+            "train_seconds": round(time.time() - started, 2),
+            "seed": seed,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        return cls(encoder, intents, coef, intercept, threshold, oos_label, manifest)
+
+    # ---------------------------------------------------------------- prediction
+
+    def _probs(self, texts: list[str]) -> np.ndarray:
+        x = np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
+        return _softmax_head(x, self.coef, self.intercept)
+
+    def predict(self, texts: list[str]) -> list[list[tuple[str, float]]]:
+        """Per text, up to 10 (intent, confidence) pairs, best first.
+
+        When the text is out of scope (the ``oos`` class wins, or the best in-scope
+        probability is under the threshold) the ranking starts with ``("oos", p)``,
+        ``p`` being the larger of the oos probability and 1 - best in-scope probability.
+        """
+        if not texts:
+            return []
+        return [self._rank(p) for p in self._probs(texts)]
+
+    def _rank(self, p: np.ndarray) -> list[tuple[str, float]]:
+        order = np.argsort(-p, kind="stable")
+        in_scope = [i for i in order if i != self._oos_index]
+        p_oos = float(p[self._oos_index]) if self._oos_index is not None else 0.0
+        top = float(p[in_scope[0]]) if in_scope else 0.0
+        rejected = p_oos >= top or top < self.threshold
+        ranking = [(self.intents[i], float(p[i])) for i in in_scope]
+        if rejected:
+            ranking.insert(0, (self.oos_label, max(p_oos, 1.0 - top)))
+        elif self._oos_index is not None:
+            ranking.append((self.oos_label, p_oos))
+            ranking.sort(key=lambda pair: -pair[1])
+        return ranking[:MAX_RANKING]
+
+    # ---------------------------------------------------------------- persistence
+
+    def save(self, dir: str | Path) -> None:
+        """Write ``intent_model.json`` and ``head.npz`` into ``dir`` (created if needed)."""
+        out = Path(dir)
+        out.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            out / HEAD_FILE,
+            coef=self.coef,
+            intercept=self.intercept,
+            intents=np.array(self.intents, dtype=str),
+        )
+        manifest = {**self.manifest, "intents": self.intents, "threshold": self.threshold}
+        manifest["oos_label"] = self.oos_label
+        manifest["head"] = {**manifest.get("head", {}), "file": HEAD_FILE}
+        (out / MODEL_MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, dir: str | Path, encoder: Any) -> IntentClassifier:
+        """Load a folder written by ``save``; the encoder must produce the same dimension."""
+        folder = Path(dir)
+        manifest_path = folder / MODEL_MANIFEST
+        if not manifest_path.exists():
+            raise FileNotFoundError(
+                f"{manifest_path}: no intent model here; run `shopbot build` to train one"
+            )
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"{manifest_path}: not a shopbot intent model")
+        if int(manifest.get("dim", encoder.dim)) != int(encoder.dim):
+            raise ValueError(
+                f"{manifest_path}: trained with a {manifest['dim']}-d encoder "
+                f"({manifest.get('encoder')}), but the encoder given is {encoder.dim}-d; retrain"
+            )
+        if manifest.get("encoder") != encoder.name:
+            warnings.warn(
+                f"{manifest_path}: trained with encoder {manifest.get('encoder')!r}, "
+                f"loading with {encoder.name!r}",
+                stacklevel=2,
+            )
+        with np.load(folder / HEAD_FILE) as head:
+            coef, intercept = head["coef"], head["intercept"]
+            intents = [str(i) for i in head["intents"]]
+        return cls(
+            encoder,
+            intents,
+            coef,
+            intercept,
+            float(manifest["threshold"]),
+            manifest.get("oos_label", "oos"),
+            manifest,
+        )
+
+
+def _validate(
+    probs: np.ndarray,
+    y: np.ndarray,
+    intents: list[str],
+    oos_label: str,
+    max_false_oos: float,
+) -> tuple[float, dict[str, Any]]:
+    """Choose the threshold on validation probabilities and report metrics there."""
+    oos = intents.index(oos_label) if oos_label in intents else None
+    masked = probs.copy()
+    if oos is not None:
+        masked[:, oos] = -1.0
+    best = masked.argmax(axis=1)
+    top = masked.max(axis=1)
+    p_oos = probs[:, oos] if oos is not None else np.zeros(len(y))
+    gold_oos = y == oos if oos is not None else np.zeros(len(y), dtype=bool)
+    class_rejects = p_oos >= top
+    threshold = _choose_threshold(top[~gold_oos & ~class_rejects], max_false_oos)
+    rejected = class_rejects | (top < threshold)
+    in_scope = ~gold_oos
+    metrics: dict[str, Any] = {
+        "in_scope_accuracy": _mean((best == y) & ~rejected, in_scope),
+        "false_oos_rate": _mean(rejected, in_scope),
+        "oos_recall": _mean(rejected, gold_oos) if gold_oos.any() else None,
+        "in_scope_examples": int(in_scope.sum()),
+        "oos_examples": int(gold_oos.sum()),
+    }
+    pred = np.where(rejected, -1, best)
+    gold = np.where(gold_oos, -1, y)
+    metrics["accuracy"] = round(float((pred == gold).mean()), 4)
+    return threshold, metrics
+
+
+def _mean(values: np.ndarray, mask: np.ndarray) -> float | None:
+    return round(float(values[mask].mean()), 4) if mask.any() else None
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate_intents(
+    train_rows: Iterable[Any] | str | Path,
+    test_rows: Iterable[Any] | str | Path,
+    encoder: Any,
+    oos_label: str = "oos",
+    report_dir: str | Path | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train on ``train_rows``, score ``test_rows``; returns the metrics as a dict.
+
+    Rows are ``(text, intent)`` pairs, dicts with ``text``/``intent`` keys, or the
+    path of a ``text,intent`` CSV. Keys: ``accuracy``, ``macro_f1``,
+    ``in_scope_accuracy``, ``oos_recall``, ``oos_precision``, ``false_oos_rate``
+    (in-scope rows predicted ``oos``; macro F1 is over the test set's intents),
+    ``train_seconds``, ``predict_ms_p50`` (one utterance at a time, ~200 of them),
+    counts and ``warnings`` (e.g. test intents absent from training).
+    With ``report_dir``: ``intent_report.json``, ``errors.json`` and
+    ``confusion_matrix.png`` are written there.
+    """
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+    train = _as_rows(train_rows, "train rows")
+    test = _as_rows(test_rows, "test rows")
+    if not test:
+        raise ValueError("the test set is empty: give at least one text,intent row to score")
+    if not train:
+        raise ValueError("the training set is empty: give text,intent rows to train on")
+
+    warns: list[str] = []
+    train_intents = {i for _, i in train}
+    unseen = sorted({i for _, i in test} - train_intents - {oos_label})
+    if unseen:
+        n = sum(1 for _, i in test if i in unseen)
+        warns.append(
+            f"{len(unseen)} test intent(s) never seen in training ({n} rows, always wrong): "
+            + ", ".join(unseen[:20])
+        )
+
+    t0 = time.time()
+    clf = IntentClassifier.train(
+        [t for t, _ in train], [i for _, i in train], encoder, oos_label, seed, progress
+    )
+    train_seconds = time.time() - t0
+
+    texts = [t for t, _ in test]
+    gold = [i for _, i in test]
+    cache = EmbeddingCache(encoder.name, encoder.dim)
+    x = cache.encode(texts, encoder, progress=progress)
+    rankings = [clf._rank(p) for p in _softmax_head(x, clf.coef, clf.intercept)]
+    pred = [r[0][0] for r in rankings]
+
+    # Latency as the server sees it: one utterance, encoder included, no cache.
+    latencies = []
+    for text in texts[:200]:
+        t = time.perf_counter()
+        clf.predict([text])
+        latencies.append((time.perf_counter() - t) * 1000)
+
+    g, p = np.array(gold), np.array(pred)
+    is_oos, said_oos = g == oos_label, p == oos_label
+    labels = sorted(set(gold) | set(pred))
+    result: dict[str, Any] = {
+        "accuracy": round(float((g == p).mean()), 4),
+        # Macro F1 over the intents of the test set: an intent the test never asks
+        # for (e.g. small talk) would only add a meaningless 0 to the average.
+        "macro_f1": round(
+            float(f1_score(g, p, labels=sorted(set(gold)), average="macro", zero_division=0)), 4
+        ),
+        "in_scope_accuracy": _mean(g == p, ~is_oos),
+        "oos_recall": _mean(said_oos, is_oos),
+        "oos_precision": _mean(is_oos, said_oos),
+        "false_oos_rate": _mean(said_oos, ~is_oos),
+        "train_seconds": round(train_seconds, 2),
+        "predict_ms_p50": round(float(np.percentile(latencies, 50)), 2),
+        "predict_ms_p95": round(float(np.percentile(latencies, 95)), 2),
+        "threshold": round(clf.threshold, 4),
+        "n_train": len(train),
+        "n_test": len(test),
+        "n_intents": len(train_intents),
+        "encoder": encoder.name,
+        "warnings": warns,
+    }
+
+    if report_dir is not None:
+        out = Path(report_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        prec, rec, f1, support = precision_recall_fscore_support(
+            g, p, labels=labels, zero_division=0
+        )
+        confusions = Counter((a, b) for a, b in zip(gold, pred, strict=True) if a != b)
+        per_intent = {}
+        for k, label in enumerate(labels):
+            top = [
+                {"predicted": b, "count": c} for (a, b), c in confusions.most_common() if a == label
+            ][:5]
+            per_intent[label] = {
+                "precision": round(float(prec[k]), 4),
+                "recall": round(float(rec[k]), 4),
+                "f1": round(float(f1[k]), 4),
+                "support": int(support[k]),
+                "top_confusions": top,
+            }
+        report = {
+            "summary": {k: v for k, v in result.items() if k != "warnings"},
+            "per_intent": per_intent,
+            "top_confusions": [
+                {"gold": a, "predicted": b, "count": c} for (a, b), c in confusions.most_common(30)
+            ],
+        }
+        (out / "intent_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        errors = [
+            {
+                "text": text,
+                "gold": gl,
+                "predicted": r[0][0],
+                "confidence": round(r[0][1], 4),
+                "ranking": [[n, round(c, 4)] for n, c in r[:3]],
+            }
+            for text, gl, r in zip(texts, gold, rankings, strict=True)
+            if r[0][0] != gl
+        ]
+        (out / "errors.json").write_text(json.dumps(errors, indent=2, ensure_ascii=False))
+        try:
+            _plot_confusion(gold, pred, out / "confusion_matrix.png")
+            result["report_files"] = ["intent_report.json", "errors.json", "confusion_matrix.png"]
+        except ImportError:
+            warns.append(
+                "matplotlib is not installed: no confusion-matrix PNG (pip install matplotlib)"
+            )
+            result["report_files"] = ["intent_report.json", "errors.json"]
+    return result
+
+
+def _plot_confusion(gold: list[str], pred: list[str], path: Path, top_n: int = 30) -> None:
+    """Row-normalised confusion matrix; with many intents, only the ``top_n`` most confused."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers / CI
+    import matplotlib.pyplot as plt
+
+    labels = sorted(set(gold) | set(pred))
+    if len(labels) > top_n:
+        errors = Counter()
+        for a, b in zip(gold, pred, strict=True):
+            if a != b:
+                errors[a] += 1
+                errors[b] += 1
+        labels = sorted(label for label, _ in errors.most_common(top_n)) or labels[:top_n]
+    pos = {label: i for i, label in enumerate(labels)}
+    m = np.zeros((len(labels), len(labels)))
+    for a, b in zip(gold, pred, strict=True):
+        if a in pos and b in pos:
+            m[pos[a], pos[b]] += 1
+    rows = m.sum(axis=1, keepdims=True)
+    norm = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    size = max(6.0, 0.35 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    title = "Intent confusion (row-normalised)"
+    if len(labels) < len(set(gold) | set(pred)):
+        title += f", {len(labels)} most confused intents"
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
