@@ -33,9 +33,10 @@ def _config(args: argparse.Namespace, **overrides):  # type: ignore[no-untyped-d
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from bot.config import DEMO_STORE
     from knowledge_base.build import ensure_built
 
-    artifacts = ensure_built(args.store, progress=True, force=args.force)
+    artifacts = ensure_built(args.store or DEMO_STORE, progress=True, force=args.force)
     m = artifacts.manifest
     state = "built" if artifacts.rebuilt else "up to date"
     print(

@@ -80,7 +80,10 @@ def main(args: argparse.Namespace) -> int:
     print(json.dumps(summary if summary else result, indent=2, ensure_ascii=False))
     for key, value in result.items():
         if isinstance(value, dict) and args.what == "retrieval":
-            print(f"{key:>8}: " + "  ".join(f"{m}={v:.3f}" for m, v in value.items() if isinstance(v, float)))
+            print(
+                f"{key:>8}: "
+                + "  ".join(f"{m}={v:.3f}" for m, v in value.items() if isinstance(v, float))
+            )
     for warning in result.get("warnings", []):
         print(f"warning: {warning}")
     return 0
