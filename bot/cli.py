@@ -66,6 +66,10 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what == "answers":
+        from training import answers
+
+        return answers.main(args)
     from training import evaluate
 
     return evaluate.main(args)
@@ -121,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--store", type=Path)
     e.add_argument("--queries", type=Path, required=True)
     e.add_argument("--json", type=Path)
+    e = esub.add_parser("answers", help="end-to-end answer quality on scripted cases")
+    _add_model_options(e)
+    e.add_argument("--cases", type=Path, required=True, help="answer cases (JSONL)")
+    e.add_argument("--json", type=Path, help="write the full result here")
     p.set_defaults(func=cmd_eval)
     return parser
 
