@@ -44,6 +44,11 @@ class Config:
     # Per-sender requests per minute (0 = unlimited).
     rate_limit_per_minute: int = 60
     admin_token: str | None = None
+    # Insights: background profile/demand updates; log retention (0 = keep forever);
+    # a product query whose best catalog title match is below this cosine is a demand gap.
+    insights_enabled: bool = True
+    retention_days: float = 0.0
+    demand_gap_threshold: float = 0.6
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -72,6 +77,14 @@ def _coerce(name: str, raw: Any) -> Any:
             return int(raw)
         if kind in ("float", float):
             return float(raw)
+        if kind in ("bool", bool):
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(raw).strip().lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"config key '{name}': cannot use {raw!r} ({exc})") from exc
     return raw

@@ -166,6 +166,9 @@ class Bot:
         self._locks_loop: asyncio.AbstractEventLoop | None = None
         self.artifacts: Any = None
         self.order_book: Any = None
+        # Called with each logged TurnRecord after the reply is ready (insights);
+        # scheduled on the loop, never awaited, so they cannot delay the turn.
+        self.on_turn: list[Any] = []
 
     # -- public entry points -------------------------------------------------
     async def handle(self, sender: str, text: str, metadata: dict | None = None) -> Reply:
@@ -535,6 +538,9 @@ class Bot:
             latency_ms=round(latency, 1),
         )
         await asyncio.to_thread(self.conversations.save_turn, record, conv)
+        loop = asyncio.get_running_loop()
+        for callback in self.on_turn:
+            loop.call_soon(callback, record)
         return Reply(
             turn_id=record.turn_id,
             sender=conv.sender,

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.privacy import redact_history, redact_turn
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -128,8 +130,13 @@ class ConversationStore:
         return Conversation(sender=sender, slots=json.loads(row[0]), history=json.loads(row[1]))
 
     def save_turn(self, turn: TurnRecord, conversation: Conversation) -> None:
-        """Log a turn and the conversation state it left, in one transaction."""
-        history = conversation.history[-2 * HISTORY_TURNS :]
+        """Log a turn and the conversation state it left, in one transaction.
+
+        Text is redacted (bot/privacy.py) on the way in: the running turn saw the
+        raw message, the disk only ever gets the redacted one.
+        """
+        turn = redact_turn(turn)
+        history = redact_history(conversation.history[-2 * HISTORY_TURNS :])
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
