@@ -76,6 +76,7 @@ TEXTS = {
     "restart": "Okay, let's start over. How can I help?",
     "action_failed": "Sorry, something went wrong on our side while handling that. "
     "I can connect you with a person who can help.",
+    "handed_back": "You're back with our assistant. How else can I help?",
 }
 
 
@@ -184,14 +185,13 @@ class Bot:
         self, sender: str, text: str, metadata: dict | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         """Run one turn, yielding streamed text and finally the logged reply."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._locks_loop:  # locks belong to one event loop
-            self._sender_locks, self._locks_loop = {}, loop
-        lock = self._sender_locks.setdefault(sender, asyncio.Lock())
-        async with lock:  # one turn at a time per conversation keeps slots consistent
+        async with self.lock_for(sender):  # one turn at a time keeps slots consistent
             started = time.perf_counter()
             conv = await asyncio.to_thread(self.conversations.load_conversation, sender)
+            was_handed_off = bool(conv.slots.get("handoff"))
             if text.strip().lower() in ("/restart", "/reset"):
+                if was_handed_off:  # the customer left the agents' queue
+                    await asyncio.to_thread(self.conversations.close_handoff, sender, "customer")
                 conv.slots, conv.history = {}, []
                 turn = _Turn(
                     conv,
@@ -210,8 +210,39 @@ class Bot:
                 turn = _Turn(conv, text, parse)
                 async for event in self._decide(turn):
                     yield event
+                if turn.slots.get("handoff") and not was_handed_off:
+                    turn.slots["handoff_reason"] = self._handoff_reason(turn)
             reply = await self._finish(turn, started)
+            if turn.slots.get("handoff") and not was_handed_off:
+                await asyncio.to_thread(
+                    self.conversations.open_handoff, sender, turn.slots["handoff_reason"]
+                )
             yield {"type": "done", "reply": reply}
+
+    def lock_for(self, sender: str) -> asyncio.Lock:
+        """The lock that serialises everything that changes one conversation's state."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._locks_loop:  # locks belong to one event loop
+            self._sender_locks, self._locks_loop = {}, loop
+        return self._sender_locks.setdefault(sender, asyncio.Lock())
+
+    async def hand_back(self, sender: str, agent: str) -> None:
+        """An agent returns the conversation to the bot: clear the handoff, tell the customer."""
+        async with self.lock_for(sender):
+            conv = await asyncio.to_thread(self.conversations.load_conversation, sender)
+            for key in ("handoff", "handoff_reason", "offered_handoff"):
+                conv.slots.pop(key, None)
+            conv.history.append({"role": "assistant", "content": TEXTS["handed_back"]})
+            record = TurnRecord(
+                sender=sender,
+                user_text="",
+                action="handback",
+                messages=[{"recipient_id": sender, "text": TEXTS["handed_back"]}],
+                author="system",
+            )
+            # Closed first: whoever is woken by the notice already sees the queue without it.
+            await asyncio.to_thread(self.conversations.close_handoff, sender, agent)
+            await asyncio.to_thread(self.conversations.save_turn, record, conv)
 
     def parse(self, text: str) -> dict[str, Any]:
         """NLU only (``POST /model/parse``)."""
@@ -232,8 +263,14 @@ class Bot:
             await self._run(turn, "action_handoff")
             return
         if slots.get("handoff"):
-            turn.action = "handoff_waiting"
-            turn.say(TEXTS["handoff_waiting"])
+            # The message is logged for the agents' inbox; once an agent has
+            # claimed the conversation the bot stays quiet and the agent answers.
+            queued = await asyncio.to_thread(self.conversations.get_open_handoff, turn.conv.sender)
+            if queued and queued["claimed_by"]:
+                turn.action = "handoff_to_agent"
+            else:
+                turn.action = "handoff_waiting"
+                turn.say(TEXTS["handoff_waiting"])
             return
 
         # Identity details arrived: verify before anything else uses them.
@@ -273,8 +310,11 @@ class Bot:
                 turn.action = "action_deactivate_loop"
                 turn.say(TEXTS["deny_change"])
                 return
-            await self._continue_return_form(turn)
-            return
+            if self._leaves_return_form(turn, intent, confident):
+                self._clear_pending(slots)  # the customer moved on; answer the new request
+            else:
+                await self._continue_return_form(turn)
+                return
 
         # A new request.
         if confident and intent in HANDOFF_INTENTS:
@@ -487,6 +527,22 @@ class Bot:
             return True
         return self._set_cancel_reason(turn)
 
+    def _leaves_return_form(self, turn: _Turn, intent: str, confident: bool) -> bool:
+        """A confident, different request while the form waits for an order id."""
+        if turn.slots.get("requested_slot") not in (None, "order_id") or turn.entity("order_id"):
+            return False
+        return confident and intent not in RETURN_INTENTS | {"affirm", "deny", "oos"}
+
+    def _handoff_reason(self, turn: _Turn) -> str:
+        """Why this turn handed off, in words an agent can act on."""
+        asked = [h["content"] for h in turn.conv.history if h.get("role") == "user"]
+        before = f": {asked[-1][:200]}" if asked else ""
+        if turn.text.strip() == "/handoff":
+            return f"customer chose to talk to a person after asking{before}"
+        if turn.parse["intent"]["name"] in HANDOFF_INTENTS:
+            return f"customer asked for a person: {turn.text.strip()[:200]}"
+        return f"the assistant could not help with{before or ' the request'}"
+
     def _set_cancel_reason(self, turn: _Turn) -> bool:
         for reason, pattern in CANCEL_REASONS.items():
             if pattern.search(turn.text):
@@ -516,7 +572,7 @@ class Bot:
 
     async def _finish(self, turn: _Turn, started: float) -> Reply:
         """Log the turn with the state it leaves; only then is it acknowledged."""
-        if not turn.messages:
+        if not turn.messages and turn.action != "handoff_to_agent":
             turn.say(TEXTS["low_confidence"])
         latency = (time.perf_counter() - started) * 1000
         conv = turn.conv

@@ -241,3 +241,28 @@ def test_malformed_product_line_names_file_line_and_field_and_keeps_artifacts(tm
     assert "products.jsonl" in message and "line 7" in message and "price" in message
     assert (good.build_dir / "manifest.json").read_text() == before
     assert (good.build_dir / "index" / "faiss.index").exists()
+
+
+async def test_return_flow_collects_order_items_reason_then_confirms(client, demo_store, demo_bot):
+    order, customer = _order_with_status(demo_store, "delivered")
+    oid = order["order_id"]
+    await say(client, "return-1", f"my email is {customer['email']}")
+    data = await say(client, "return-1", "I want to return some items")
+    assert "order" in reply_text(data).lower()
+    data = await say(client, "return-1", oid)
+    assert order["items"][0]["title"] in reply_text(data)
+    await say(client, "return-1", "all of them")
+    data = await say(client, "return-1", "they didn't fit")
+    assert "yes" in json.dumps(data["messages"]).lower()
+    assert demo_bot.order_book.get(oid).status == "delivered"
+    data = await say(client, "return-1", "yes")
+    assert demo_bot.order_book.get(oid).status == "return requested", reply_text(data)
+
+
+async def test_a_different_question_leaves_the_return_form(client, demo_store):
+    _, customer = _order_with_status(demo_store, "delivered")
+    await say(client, "return-2", f"my email is {customer['email']}")
+    await say(client, "return-2", "I want to return something")
+    data = await say(client, "return-2", "what payment methods do you accept?")
+    assert data["action"] != "validate_return_form"
+    assert "order id" not in reply_text(data).lower()
