@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cases", type=Path, required=True, help="answer cases (JSONL)")
     e.add_argument("--json", type=Path, help="write the full result here")
     p.set_defaults(func=cmd_eval)
+    from training.insights.commands import add_commands as add_insights_commands
+
+    add_insights_commands(sub)  # shopbot insights ..., shopbot forget
     return parser
 
 
