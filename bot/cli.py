@@ -75,6 +75,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return evaluate.main(args)
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from training import finetune
+
+    return finetune.main(args)
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", type=Path, help="store directory (default: the bundled demo store)")
     p.add_argument("--config", type=Path, help="a TOML config file")
@@ -130,6 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cases", type=Path, required=True, help="answer cases (JSONL)")
     e.add_argument("--json", type=Path, help="write the full result here")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("finetune", help="LoRA fine-tuning from dialogue logs and store data")
+    p.add_argument("--store", type=Path, help="store directory (default: the bundled demo store)")
+    p.add_argument("--logs", type=Path, help="a conversation log (the store's shopbot.db)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the adapter")
+    p.add_argument("--base", default="qwen2.5-0.5b", help="qwen2.5-0.5b, smollm2-135m or a path")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--max-length", dest="max_length", type=int, default=768)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--cases", type=Path, help="answer cases for the gate (default: held-out)")
+    p.add_argument("--no-gate", dest="no_gate", action="store_true", help="never activate")
+    p.set_defaults(func=cmd_finetune)
     from training.insights.commands import add_commands as add_insights_commands
 
     add_insights_commands(sub)  # shopbot insights ..., shopbot forget

@@ -44,6 +44,14 @@ class Config:
     # Per-sender requests per minute (0 = unlimited).
     rate_limit_per_minute: int = 60
     admin_token: str | None = None
+    # Origins whose pages may call the public customer API (the widget); ["*"] = any,
+    # [] = same origin only. Env / CLI: comma-separated.
+    cors_origins: list[str] = field(default_factory=lambda: ["*"])
+    # Generation admission control: answers generated at once, answers waiting for a
+    # slot, and how long one may wait; beyond that the customer gets a "busy" reply.
+    generation_concurrency: int = 1
+    generation_queue_size: int = 16
+    generation_queue_timeout: float = 30.0
     # Insights: background profile/demand updates; log retention (0 = keep forever);
     # a product query whose best catalog title match is below this cosine is a demand gap.
     insights_enabled: bool = True
@@ -77,6 +85,12 @@ def _coerce(name: str, raw: Any) -> Any:
             return int(raw)
         if kind in ("float", float):
             return float(raw)
+        if "list" in str(kind):
+            if isinstance(raw, str):
+                return [part.strip() for part in raw.split(",") if part.strip()]
+            if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+                raise ValueError("expected a list of strings")
+            return list(raw)
         if kind in ("bool", bool):
             if isinstance(raw, bool):
                 return raw

@@ -56,6 +56,7 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
     runner = ActionRunner(executor=executor, endpoint_url=config.action_endpoint)
     bot = Bot(config, store, nlu, index, answerer, runner, conversations)
     bot.artifacts = artifacts
+    bot.adapter_path = getattr(generator, "adapter_path", None)
     bot.order_book = order_book
     return bot
 
@@ -64,16 +65,24 @@ def load_generator_from_config(config: Config) -> Any:
     """The chat LM the config names, or a clear ModelLoadError."""
     from bot import generation
 
+    adapter = config.llm_adapter
+    if adapter is None and (config.llm_backend or "").lower() == "transformers":
+        from bot.adapters import active_adapter
+
+        # The store's active (or shipped) LoRA adapter, if trained on this base model.
+        adapter = active_adapter(config.store_dir, config.llm_model)
     try:
-        return generation.load_generator(
+        generator = generation.load_generator(
             backend=config.llm_backend,
             model=config.llm_model,
-            adapter=config.llm_adapter,
+            adapter=adapter,
             base_url=config.llm_base_url,
             api_key=config.llm_api_key,
         )
     except generation.ModelLoadError as exc:
         raise ModelLoadError(str(exc)) from exc
+    generator.adapter_path = adapter  # what the server's adapter watcher compares against
+    return generator
 
 
 async def load_bot(config: Config, progress: bool = True, generator: Any = None) -> Any:

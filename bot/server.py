@@ -136,6 +136,12 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", "the request body must be a JSON object") from exc
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    try:
+        # JSON escapes can spell lone surrogates ("\\ud800"), which are not text: they
+        # would fail later in the tokenizer or the log, so refuse them here.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ApiError(400, "invalid_json", "the request body contains invalid unicode") from exc
     return body
 
 
@@ -280,6 +286,29 @@ async def store_info(request: web.Request) -> web.Response:
     )
 
 
+ADAPTER_POLL_SECONDS = 2.0
+
+
+async def _adapter_watch_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+    """Serve a newly activated LoRA adapter (``shopbot finetune``) without a restart."""
+    from bot.adapters import AdapterWatcher
+
+    watcher = AdapterWatcher(app[BOT_KEY], app[CONFIG_KEY])
+
+    async def poll() -> None:
+        while True:
+            await asyncio.sleep(ADAPTER_POLL_SECONDS)
+            try:
+                await watcher.check()
+            except Exception:  # a bad pointer must never take the server down
+                log.exception("checking the active adapter failed")
+
+    task = asyncio.create_task(poll()) if watcher.enabled() else None
+    yield
+    if task is not None:
+        task.cancel()
+
+
 def create_app(config: Config, bot: Any = None) -> web.Application:
     """The aiohttp application; loads the bot on start-up unless one is given."""
     app = web.Application(
@@ -301,6 +330,10 @@ def create_app(config: Config, bot: Any = None) -> web.Application:
             app[BOT_KEY].conversations.close()
 
     app.cleanup_ctx.append(bot_ctx)
+    from bot.admin import setup_admin
+
+    setup_admin(app)  # the merchant's /admin pages and the background insights updater
+    app.cleanup_ctx.append(_adapter_watch_ctx)
     app.router.add_get("/health", health)
     app.router.add_post("/webhooks/rest/webhook", rest_webhook)
     app.router.add_post("/model/parse", model_parse)
@@ -310,6 +343,18 @@ def create_app(config: Config, bot: Any = None) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", index_page)
     app.router.add_get("/widget.js", widget_js)
+    # The widget's live stream, cited sources and CORS; the agents' inbox.
+    from bot.inbox import setup_inbox
+    from bot.live import setup_live
+    from bot.widget_api import setup_widget_api
+
+    setup_live(app)
+    setup_widget_api(app)
+    setup_inbox(app)
+    # Last: the CORS allowlist and security headers get the final word (bot/security.py).
+    from bot.security import setup_security
+
+    setup_security(app)
     return app
 
 

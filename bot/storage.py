@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,17 @@ CREATE TABLE IF NOT EXISTS conversations (
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS handoffs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    claimed_by TEXT,
+    claimed_at REAL,
+    closed_at REAL,
+    closed_by TEXT
+);
+CREATE INDEX IF NOT EXISTS handoffs_sender ON handoffs(sender, closed_at);
 """
 
 HISTORY_TURNS = 10
@@ -102,6 +114,8 @@ class ConversationStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        # Called with a sender after anything is logged for it (bot/live.py wakes streams).
+        self._listeners: list[Callable[[str], None]] = []
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -178,6 +192,7 @@ class ConversationStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        self._notify(turn.sender)
 
     def reset_conversation(self, sender: str) -> None:
         """Forget the sender's slots and history (the log stays)."""
@@ -232,6 +247,204 @@ class ConversationStore:
     def count_turns(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM turns").fetchone()[0])
+
+    # -- live events, agent messages and the handoff queue ----------------------
+    # The turns table is the event log: its row id is the event id a live
+    # stream resumes from, so a reconnecting client gets exactly what it missed.
+    def add_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(sender)`` (from any thread) after each write for that sender."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[str], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self, sender: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(sender)
+            except Exception:  # a listener must never fail a write that was committed
+                pass
+
+    def _append_turn(self, turn: TurnRecord, history_add: dict[str, str] | None = None) -> int:
+        """Insert one (redacted) turn row; optionally extend the sender's LM history."""
+        turn = redact_turn(turn)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(
+                    """INSERT INTO turns (turn_id, sender, ts, user_text, action, reply,
+                       reply_text, handoff, author) VALUES (?,?,?,?,?,?,?,?,?)""",
+                    (
+                        turn.turn_id,
+                        turn.sender,
+                        turn.ts,
+                        turn.user_text,
+                        turn.action,
+                        json.dumps(turn.messages, ensure_ascii=False),
+                        turn.reply_text,
+                        int(turn.handoff),
+                        turn.author,
+                    ),
+                )
+                row_id = int(cur.lastrowid or 0)
+                if history_add is not None:
+                    row = self._db.execute(
+                        "SELECT history FROM conversations WHERE sender = ?", (turn.sender,)
+                    ).fetchone()
+                    if row is not None:
+                        history = json.loads(row[0]) + redact_history([history_add])
+                        self._db.execute(
+                            "UPDATE conversations SET history = ?, updated_at = ? WHERE sender = ?",
+                            (
+                                json.dumps(history[-2 * HISTORY_TURNS :], ensure_ascii=False),
+                                turn.ts,
+                                turn.sender,
+                            ),
+                        )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        self._notify(turn.sender)
+        return row_id
+
+    def log_agent_message(self, sender: str, text: str, agent: str) -> dict[str, Any]:
+        """Log a human agent's answer (``author='agent'``; fine-tuning learns from these).
+
+        ``user_text`` stays empty: the question it answers is the customer's last
+        message, which is already in the log.
+        """
+        turn = TurnRecord(
+            sender=sender,
+            user_text="",
+            action="agent_reply",
+            messages=[{"recipient_id": sender, "text": text, "agent": agent}],
+            handoff=True,
+            author="agent",
+        )
+        row_id = self._append_turn(turn, {"role": "assistant", "content": text})
+        return {"id": row_id, "turn_id": turn.turn_id, "ts": turn.ts}
+
+    def log_notice(self, sender: str, text: str, action: str, handoff: bool = True) -> int:
+        """Log a notice to the customer (an agent joined...) as ``author='system'``."""
+        turn = TurnRecord(
+            sender=sender,
+            user_text="",
+            action=action,
+            messages=[{"recipient_id": sender, "text": text}],
+            handoff=handoff,
+            author="system",
+        )
+        return self._append_turn(turn)
+
+    def events_after(self, sender: str, after_id: int, limit: int = 200) -> list[dict[str, Any]]:
+        """The sender's logged turns with row id above ``after_id``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT id, turn_id, ts, author, user_text, reply, sources, action, handoff
+                   FROM turns WHERE sender = ? AND id > ? ORDER BY id LIMIT ?""",
+                (sender, after_id, limit),
+            ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "turn_id": r[1],
+                "ts": r[2],
+                "author": r[3] or "bot",
+                "user": r[4],
+                "messages": json.loads(r[5]),
+                "sources": json.loads(r[6]),
+                "action": r[7],
+                "handoff": bool(r[8]),
+            }
+            for r in rows
+        ]
+
+    def changes_after(self, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
+        """Row id, sender and author of every turn logged after ``after_id`` (the inbox feed)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, sender, author FROM turns WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            ).fetchall()
+        return [{"id": r[0], "sender": r[1], "author": r[2] or "bot"} for r in rows]
+
+    def last_event_id(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM turns").fetchone()[0])
+
+    _HANDOFF_COLS = "id, sender, reason, created_at, claimed_by, claimed_at, closed_at, closed_by"
+
+    def _handoff_row(self, row: tuple[Any, ...] | None) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        return dict(zip(self._HANDOFF_COLS.split(", "), row, strict=True))
+
+    def open_handoff(self, sender: str, reason: str) -> dict[str, Any]:
+        """Put the conversation in the agents' queue (idempotent while one is open)."""
+        with self._lock:
+            current = self.get_open_handoff(sender)
+            if current is None:
+                self._db.execute(
+                    "INSERT INTO handoffs (sender, reason, created_at) VALUES (?,?,?)",
+                    (sender, reason, time.time()),
+                )
+                current = self.get_open_handoff(sender)
+        assert current is not None
+        return current
+
+    def get_open_handoff(self, sender: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._HANDOFF_COLS} FROM handoffs "
+                "WHERE sender = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1",
+                (sender,),
+            ).fetchone()
+        return self._handoff_row(row)
+
+    def open_handoffs(self) -> list[dict[str, Any]]:
+        """The queue: open handoffs, oldest first, with the latest customer message."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._HANDOFF_COLS} FROM handoffs WHERE closed_at IS NULL ORDER BY id"
+            ).fetchall()
+            out = []
+            for row in rows:
+                item = self._handoff_row(row)
+                assert item is not None
+                last = self._db.execute(
+                    """SELECT user_text, ts FROM turns WHERE sender = ? AND user_text != ''
+                       ORDER BY id DESC LIMIT 1""",
+                    (item["sender"],),
+                ).fetchone()
+                item["last_message"], item["last_ts"] = (last[0], last[1]) if last else ("", None)
+                out.append(item)
+        return out
+
+    def claim_handoff(self, sender: str, agent: str) -> tuple[bool, dict[str, Any] | None]:
+        """Claim the open handoff for ``agent``; exactly one agent wins a race.
+
+        Returns (claimed, handoff): ``claimed`` is true when ``agent`` holds it now.
+        """
+        with self._lock:
+            self._db.execute(
+                """UPDATE handoffs SET claimed_by = ?, claimed_at = ?
+                   WHERE sender = ? AND closed_at IS NULL AND claimed_by IS NULL""",
+                (agent, time.time(), sender),
+            )
+            current = self.get_open_handoff(sender)
+        return bool(current and current["claimed_by"] == agent), current
+
+    def close_handoff(self, sender: str, by: str) -> None:
+        """Take the conversation out of the queue (handed back, or the customer restarted)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE handoffs SET closed_at = ?, closed_by = ? "
+                "WHERE sender = ? AND closed_at IS NULL",
+                (time.time(), by, sender),
+            )
+        self._notify(sender)
 
     def close(self) -> None:
         """Checkpoint the WAL and close; safe to call twice."""

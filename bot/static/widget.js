@@ -1,139 +1,350 @@
-/* shopbot chat widget: one <script src=".../widget.js"> tag, no external requests.
-   Options (data- attributes on the script tag): data-title, data-color, data-greeting, data-lang.
-   Every piece of customer, bot or agent text is inserted with textContent, never as HTML. */
+/* shopbot chat widget: one <script src="https://shop.example/widget.js" data-...> tag.
+ *
+ * Options (data- attributes on the script tag):
+ *   data-title, data-color (accent), data-text-color (text on the accent),
+ *   data-greeting, data-lang ("en", "zh", ...; default: the page's lang),
+ *   data-quick-replies ("Track my order|Returns|Shipping"), data-position ("right" | "left"),
+ *   data-open ("true" opens the panel on first visit).
+ *
+ * Talks only to the server it was loaded from (no other network requests):
+ *   POST /api/chat (Accept: text/event-stream) streams a reply token by token;
+ *   GET /api/events?sender=..&after=.. is the live, resumable log of the conversation
+ *   (agent replies, notices, turns from other tabs); events carry ids and every turn a
+ *   turn_id, so after a dropped connection or a reload nothing is lost or shown twice.
+ * Lives in a shadow root, so the host page's CSS and ours cannot clash.
+ * Every piece of customer, bot or agent text is inserted with textContent, never as HTML.
+ */
 (function () {
   "use strict";
   var script = document.currentScript;
-  var base = new URL(script.src, location.href).origin;
-  var opts = {
-    title: script.getAttribute("data-title") || "Chat with us",
-    color: script.getAttribute("data-color") || "#1f6feb",
-    greeting: script.getAttribute("data-greeting") || "",
-    lang: script.getAttribute("data-lang") || document.documentElement.lang || "en"
+  if (!script || window.__shopbotWidget) return;
+  window.__shopbotWidget = true;
+  var base = script.src.replace(/\/widget\.js(\?.*)?$/, "");
+  var data = function (name, fallback) { var v = script.getAttribute("data-" + name); return v == null || v === "" ? fallback : v; };
+  var lang = data("lang", document.documentElement.lang || "en");
+  var zh = /^zh/i.test(lang);
+  var T = zh ? {
+    open: "打开聊天", close: "关闭聊天", title: "在线客服", placeholder: "输入您的消息…", send: "发送",
+    typing: "正在输入…", helpful: "有帮助", unhelpful: "没有帮助", thanks: "感谢您的反馈", sources: "来源：",
+    inStock: "有货", soldOut: "缺货", waiting: "正在为您转接人工客服…", withAgent: "人工客服已接入",
+    reconnecting: "连接中断，正在重新连接…", notSent: "消息未发送，请重试。", greeting: "您好！有什么可以帮您？",
+    agent: "客服", more: "更多", error: "抱歉，出了点问题，请重试。", quick: "查询订单|退货政策|配送时间"
+  } : {
+    open: "Open chat", close: "Close chat", title: "Chat with us", placeholder: "Type your message\u2026", send: "Send",
+    typing: "typing\u2026", helpful: "Helpful", unhelpful: "Not helpful", thanks: "Thanks for the feedback", sources: "Sources:",
+    inStock: "in stock", soldOut: "sold out", waiting: "Waiting for a member of our team\u2026", withAgent: "You're chatting with our team",
+    reconnecting: "Connection lost, reconnecting\u2026", notSent: "Your message was not sent. Press Send to try again.",
+    greeting: "Hi! How can I help you today?", agent: "Agent", more: "more", error: "Sorry, something went wrong. Please try again.",
+    quick: "Where is my order?|What is your return policy?|How long does shipping take?"
   };
-  var KEY = "shopbot:" + base;
-  var state = JSON.parse(localStorage.getItem(KEY) || "null") || { sender: "web-" + Math.random().toString(36).slice(2, 12), log: [], open: false };
-  function save() { state.log = state.log.slice(-100); localStorage.setItem(KEY, JSON.stringify(state)); }
+  var opts = {
+    title: data("title", T.title), color: data("color", "#1f6feb"), textColor: data("text-color", "#ffffff"),
+    greeting: data("greeting", T.greeting), quick: data("quick-replies", T.quick).split("|").filter(Boolean),
+    left: data("position", "right") === "left", openFirst: data("open", "false") === "true"
+  };
 
+  // -- state kept across reloads ------------------------------------------------
+  var KEY = "shopbot:" + base;
+  function newSender() {
+    var b = new Uint8Array(12); (window.crypto || window.msCrypto).getRandomValues(b);
+    return "web-" + Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
+  }
+  var state;
+  try { state = JSON.parse(localStorage.getItem(KEY) || "null"); } catch (e) { state = null; }
+  if (!state || !state.sender) state = { sender: newSender(), log: [], lastEventId: 0, open: opts.openFirst };
+  state.log = state.log || []; state.lastEventId = state.lastEventId || 0;
+  function save() {
+    state.log = state.log.slice(-150);
+    try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* storage full or blocked: the server log still has it */ }
+  }
+  function seen(turnId) { return state.log.some(function (x) { return x.turn_id === turnId; }); }
+
+  // -- DOM ----------------------------------------------------------------------
+  var host = document.createElement("div");
+  host.id = "shopbot-widget";
+  var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+  var side = opts.left ? "left" : "right";
   var css = document.createElement("style");
   css.textContent =
-    ".sb-launch{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;color:#fff;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
-    ".sb-panel{position:fixed;right:20px;bottom:88px;width:370px;max-width:calc(100vw - 24px);height:560px;max-height:calc(100vh - 110px);background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);display:none;flex-direction:column;overflow:hidden;z-index:2147483000;font:14px/1.4 system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif;color:#1d2330}" +
-    ".sb-panel.sb-open{display:flex}.sb-head{color:#fff;padding:12px 14px;font-weight:600;display:flex;justify-content:space-between;align-items:center}" +
-    ".sb-head button{background:transparent;border:0;color:#fff;font-size:18px;cursor:pointer}" +
-    ".sb-log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f7f8fa}" +
-    ".sb-msg{max-width:85%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word}" +
-    ".sb-user{align-self:flex-end;color:#fff}.sb-bot{align-self:flex-start;background:#fff;border:1px solid #e3e6eb}" +
-    ".sb-btns{display:flex;flex-wrap:wrap;gap:6px;align-self:flex-start}.sb-btns button{border:1px solid #c9ced6;background:#fff;border-radius:14px;padding:4px 10px;cursor:pointer}" +
-    ".sb-card{align-self:flex-start;background:#fff;border:1px solid #e3e6eb;border-radius:10px;padding:8px 10px;max-width:85%}.sb-card b{display:block}" +
-    ".sb-meta{font-size:12px;color:#5b6472;align-self:flex-start;display:flex;gap:8px;flex-wrap:wrap}.sb-meta button{border:0;background:transparent;cursor:pointer;font-size:14px}" +
-    ".sb-src{color:#1f6feb;cursor:pointer;text-decoration:underline}" +
-    ".sb-form{display:flex;border-top:1px solid #e3e6eb}.sb-form textarea{flex:1;border:0;padding:10px;resize:none;font:inherit}.sb-form button{border:0;color:#fff;padding:0 16px;cursor:pointer}" +
-    ".sb-typing{font-size:12px;color:#5b6472;padding:0 12px 6px;background:#f7f8fa;min-height:16px}";
-  document.head.appendChild(css);
+    ":host{all:initial}" +
+    "*{box-sizing:border-box}" +
+    ".launch{position:fixed;" + side + ":20px;bottom:20px;width:58px;height:58px;border-radius:50%;border:0;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
+    ".panel{position:fixed;" + side + ":20px;bottom:90px;width:380px;max-width:calc(100vw - 24px);height:600px;max-height:calc(100vh - 110px);background:#fff;border-radius:14px;box-shadow:0 8px 30px rgba(0,0,0,.25);display:none;flex-direction:column;overflow:hidden;z-index:2147483000;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans CJK SC','Noto Sans SC','PingFang SC','Microsoft YaHei',sans-serif;color:#1d2330;text-align:left}" +
+    ".panel.open{display:flex}" +
+    ".head{padding:12px 14px;font-weight:600;font-size:15px;display:flex;justify-content:space-between;align-items:center;gap:8px}" +
+    ".head button{background:transparent;border:0;color:inherit;font-size:22px;line-height:1;cursor:pointer;padding:2px 6px;border-radius:6px}" +
+    ".banner{font-size:12px;padding:5px 12px;background:#fff7e0;color:#6b5200;border-bottom:1px solid #f0e2b6}" +
+    ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f7f8fa}" +
+    ".msg{max-width:86%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}" +
+    ".user{align-self:flex-end;border-bottom-right-radius:4px}" +
+    ".bot{align-self:flex-start;background:#fff;border:1px solid #e3e6eb;border-bottom-left-radius:4px}" +
+    ".agent{align-self:flex-start;background:#eaf7ee;border:1px solid #bfe5c9;border-bottom-left-radius:4px}" +
+    ".who{display:block;font-size:11px;color:#2f6b3f;font-weight:600;margin-bottom:2px}" +
+    ".notice{align-self:center;font-size:12px;color:#5b6472;text-align:center;max-width:90%}" +
+    ".btns{display:flex;flex-wrap:wrap;gap:6px;align-self:flex-start}" +
+    ".btns button,.quick button{border:1px solid #c9ced6;background:#fff;border-radius:16px;padding:5px 11px;cursor:pointer;font:inherit;color:#1d2330}" +
+    ".btns button:hover,.quick button:hover{background:#eef2f7}" +
+    ".quick{display:flex;flex-wrap:wrap;gap:6px;align-self:flex-start}" +
+    ".card{align-self:flex-start;background:#fff;border:1px solid #e3e6eb;border-radius:10px;padding:9px 11px;width:86%}" +
+    ".card h3{font-size:14px;margin:0 0 2px}.card .price{font-weight:600}.card .stock{font-size:12px;margin-left:6px}" +
+    ".card .in{color:#1a7f37}.card .out{color:#b42318}" +
+    ".card ul{list-style:none;margin:6px 0 0;padding:0;font-size:12px;color:#3a4250}.card li{padding:2px 0;border-top:1px dashed #eceef2}" +
+    ".meta{font-size:12px;color:#5b6472;align-self:flex-start;display:flex;gap:6px;flex-wrap:wrap;align-items:center;max-width:92%}" +
+    ".meta button{border:0;background:transparent;cursor:pointer;font:inherit;padding:2px 4px;border-radius:6px}" +
+    ".meta button.src{color:#1f5fbf;text-decoration:underline}.meta button[aria-pressed=true]{background:#e3e9f3}" +
+    ".passage{align-self:flex-start;max-width:92%;font-size:12px;background:#fff;border-left:3px solid #9db6dc;padding:6px 9px;white-space:pre-wrap;overflow-wrap:anywhere}" +
+    ".passage b{display:block;margin-bottom:2px}" +
+    ".typing{display:none;align-self:flex-start;background:#fff;border:1px solid #e3e6eb;border-radius:12px;padding:8px 12px}" +
+    ".typing.on{display:block}.typing i{display:inline-block;width:6px;height:6px;margin:0 2px;border-radius:50%;background:#8a93a3;animation:sb-blink 1.2s infinite}" +
+    ".typing i:nth-child(2){animation-delay:.2s}.typing i:nth-child(3){animation-delay:.4s}" +
+    "@keyframes sb-blink{0%,80%,100%{opacity:.25}40%{opacity:1}}" +
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
+    ".status{font-size:12px;color:#b42318;padding:0 12px;background:#f7f8fa;min-height:0}" +
+    ".form{display:flex;border-top:1px solid #e3e6eb;background:#fff}" +
+    ".form textarea{flex:1;border:0;padding:11px;resize:none;font:inherit;color:inherit;background:transparent;min-height:46px}" +
+    ".form button{border:0;padding:0 16px;cursor:pointer;font:inherit;font-weight:600}" +
+    "button:focus-visible,textarea:focus-visible{outline:3px solid #1f6feb;outline-offset:1px}" +
+    "@media (max-width:520px){.panel{left:0;right:0;top:0;bottom:0;width:100%;max-width:100%;height:100%;max-height:100%;border-radius:0}.panel.open~.launch{display:none}}" +
+    "@media (prefers-reduced-motion:reduce){.typing i{animation:none}}";
+  root.appendChild(css);
 
   function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
-  var launch = el("button", "sb-launch", "\u{1F4AC}");
-  launch.style.background = opts.color; launch.setAttribute("aria-label", "Open chat");
-  var panel = el("section", "sb-panel"); panel.setAttribute("role", "dialog"); panel.setAttribute("aria-label", opts.title); panel.lang = opts.lang;
-  var head = el("div", "sb-head"); head.style.background = opts.color;
-  head.appendChild(el("span", null, opts.title));
-  var close = el("button", null, "\u00D7"); close.setAttribute("aria-label", "Close chat"); head.appendChild(close);
-  var logEl = el("div", "sb-log"); logEl.setAttribute("role", "log"); logEl.setAttribute("aria-live", "polite");
-  var typing = el("div", "sb-typing");
-  var form = el("form", "sb-form");
-  var input = el("textarea"); input.rows = 2; input.maxLength = 2000; input.setAttribute("aria-label", "Your message"); input.placeholder = "Type your message\u2026";
-  var send = el("button", null, "Send"); send.type = "submit"; send.style.background = opts.color;
-  form.appendChild(input); form.appendChild(send);
-  panel.appendChild(head); panel.appendChild(logEl); panel.appendChild(typing); panel.appendChild(form);
-  document.body.appendChild(launch); document.body.appendChild(panel);
+  var panel = el("section", "panel");
+  panel.id = "sb-panel"; panel.setAttribute("role", "dialog"); panel.setAttribute("aria-labelledby", "sb-title"); panel.lang = lang;
+  var head = el("div", "head"); head.style.background = opts.color; head.style.color = opts.textColor;
+  var title = el("span", null, opts.title); title.id = "sb-title"; head.appendChild(title);
+  var closeBtn = el("button", null, "\u00D7"); closeBtn.type = "button"; closeBtn.setAttribute("aria-label", T.close); head.appendChild(closeBtn);
+  var banner = el("div", "banner"); banner.setAttribute("role", "status"); banner.hidden = true;
+  var logEl = el("div", "log"); logEl.setAttribute("role", "log"); logEl.setAttribute("aria-live", "polite"); logEl.setAttribute("aria-label", opts.title);
+  var typing = el("div", "typing"); typing.setAttribute("role", "status");
+  typing.appendChild(el("i")); typing.appendChild(el("i")); typing.appendChild(el("i")); typing.appendChild(el("span", "sr", T.typing));
+  var statusEl = el("div", "status"); statusEl.setAttribute("role", "alert");
+  var form = el("form", "form");
+  var input = el("textarea"); input.rows = 1; input.maxLength = 2000; input.setAttribute("aria-label", T.placeholder.replace(/\u2026$/, "")); input.placeholder = T.placeholder;
+  var sendBtn = el("button", null, T.send); sendBtn.type = "submit"; sendBtn.style.background = opts.color; sendBtn.style.color = opts.textColor;
+  form.appendChild(input); form.appendChild(sendBtn);
+  panel.appendChild(head); panel.appendChild(banner); panel.appendChild(logEl); panel.appendChild(statusEl); panel.appendChild(form);
+  var launch = el("button", "launch", "\uD83D\uDCAC");
+  launch.type = "button"; launch.style.background = opts.color; launch.style.color = opts.textColor;
+  launch.setAttribute("aria-label", T.open); launch.setAttribute("aria-controls", "sb-panel"); launch.setAttribute("aria-expanded", "false");
+  root.appendChild(panel); root.appendChild(launch);
+  document.body.appendChild(host);
 
   function scroll() { logEl.scrollTop = logEl.scrollHeight; }
-  function addUser(text) { var m = el("div", "sb-msg sb-user", text); m.style.background = opts.color; logEl.appendChild(m); scroll(); }
-  function addBotText(text) { var m = el("div", "sb-msg sb-bot", text); logEl.appendChild(m); scroll(); return m; }
-  function renderMessage(msg) {
-    if (msg.text) addBotText(msg.text);
-    if (msg.custom && msg.custom.type === "product_cards") {
-      (msg.custom.products || []).slice(0, 4).forEach(function (p) {
-        var c = el("div", "sb-card"); c.appendChild(el("b", null, p.title));
-        var price = p.price_min === p.price_max ? "$" + Number(p.price_min).toFixed(2) : "$" + Number(p.price_min).toFixed(2) + " \u2013 $" + Number(p.price_max).toFixed(2);
-        c.appendChild(el("span", null, price + " \u00B7 " + (p.in_stock ? "in stock" : "sold out")));
-        logEl.appendChild(c);
+  function add(node) { logEl.insertBefore(node, typing.parentNode === logEl ? typing : null); scroll(); return node; }
+  logEl.appendChild(typing);
+
+  // -- rendering ----------------------------------------------------------------
+  function money(v) { return v == null ? "" : "$" + Number(v).toFixed(2); }
+  function renderCard(p) {
+    var c = el("div", "card"); c.setAttribute("role", "group"); c.setAttribute("aria-label", p.title);
+    c.appendChild(el("h3", null, p.title));
+    var price = p.price_min == null ? "" : p.price_min === p.price_max ? money(p.price_min) : money(p.price_min) + " \u2013 " + money(p.price_max);
+    c.appendChild(el("span", "price", price));
+    c.appendChild(el("span", "stock " + (p.in_stock ? "in" : "out"), p.in_stock ? T.inStock : T.soldOut));
+    var variants = p.variants || [];
+    if (variants.length) {
+      var ul = el("ul");
+      variants.slice(0, 5).forEach(function (v) {
+        var opt = Object.keys(v.options || {}).map(function (k) { return k + ": " + v.options[k]; }).join(" \u00B7 ");
+        ul.appendChild(el("li", null, opt + " \u2014 " + money(v.price) + " \u00B7 " + (v.available ? T.inStock : T.soldOut)));
       });
+      if (variants.length > 5) ul.appendChild(el("li", null, "+" + (variants.length - 5) + " " + T.more));
+      c.appendChild(ul);
     }
-    if (msg.buttons && msg.buttons.length) {
-      var row = el("div", "sb-btns"); row.setAttribute("role", "group");
-      msg.buttons.forEach(function (b) {
-        var btn = el("button", null, b.title); btn.type = "button";
-        btn.addEventListener("click", function () { ask(b.payload || b.title, b.title); });
-        row.appendChild(btn);
-      });
-      logEl.appendChild(row);
-    }
-    scroll();
+    add(c);
   }
-  function renderMeta(data) {
-    var meta = el("div", "sb-meta");
-    (data.sources || []).forEach(function (s) {
-      var a = el("span", "sb-src", s.title); a.tabIndex = 0; a.setAttribute("role", "button");
-      a.title = s.type + " " + s.id; meta.appendChild(a);
+  function renderButtons(buttons) {
+    var row = el("div", "btns"); row.setAttribute("role", "group");
+    buttons.forEach(function (b) {
+      var btn = el("button", null, b.title); btn.type = "button";
+      btn.addEventListener("click", function () { ask(b.payload || b.title, b.title); });
+      row.appendChild(btn);
     });
-    if (data.turn_id) {
-      [["\u{1F44D}", 1, "Helpful"], ["\u{1F44E}", -1, "Not helpful"]].forEach(function (f) {
-        var b = el("button", null, f[0]); b.type = "button"; b.setAttribute("aria-label", f[2]);
-        b.addEventListener("click", function () {
-          fetch(base + "/api/feedback", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sender: state.sender, turn_id: data.turn_id, rating: f[1] }) });
-          meta.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
-        });
-        meta.appendChild(b);
-      });
-    }
-    logEl.appendChild(meta); scroll();
+    add(row);
   }
-  function replay() {
-    logEl.textContent = "";
-    if (!state.log.length) addBotText(opts.greeting || "Hi! How can I help you today?");
-    state.log.forEach(function (entry) { if (entry.user) addUser(entry.user); (entry.messages || []).forEach(renderMessage); if (entry.meta) renderMeta(entry.meta); });
+  function renderMessage(msg, author) {
+    if (msg.text) {
+      if (author === "system") add(el("div", "notice", msg.text));
+      else if (author === "agent") {
+        var m = el("div", "msg agent"); m.appendChild(el("span", "who", msg.agent || T.agent)); m.appendChild(document.createTextNode(msg.text)); add(m);
+      } else add(el("div", "msg bot", msg.text));
+    }
+    var custom = msg.custom || {};
+    if (custom.type === "product_cards") (custom.products || []).slice(0, 4).forEach(renderCard);
+    if (msg.buttons && msg.buttons.length) renderButtons(msg.buttons);
+  }
+  function openSource(s, btn, meta) {
+    var shown = btn._passage;
+    if (shown) { shown.remove(); btn._passage = null; btn.setAttribute("aria-expanded", "false"); return; }
+    btn.setAttribute("aria-expanded", "true");
+    fetch(base + "/api/sources/" + encodeURIComponent(s.id)).then(function (r) {
+      if (!r.ok) throw new Error(r.statusText); return r.json();
+    }).then(function (p) {
+      var box = el("div", "passage"); box.setAttribute("role", "region"); box.setAttribute("aria-label", p.title);
+      box.appendChild(el("b", null, p.title)); box.appendChild(document.createTextNode(p.text));
+      logEl.insertBefore(box, meta.nextSibling); btn._passage = box;
+    }).catch(function () { btn.setAttribute("aria-expanded", "false"); });
+  }
+  function renderMeta(entry) {
+    var meta = el("div", "meta");
+    var sources = entry.sources || [];
+    if (sources.length) meta.appendChild(el("span", null, T.sources));
+    sources.forEach(function (s) {
+      var b = el("button", "src", s.title); b.type = "button"; b.setAttribute("aria-expanded", "false");
+      b.addEventListener("click", function () { openSource(s, b, meta); });
+      meta.appendChild(b);
+    });
+    [["\uD83D\uDC4D", 1, T.helpful], ["\uD83D\uDC4E", -1, T.unhelpful]].forEach(function (f) {
+      var b = el("button", "rate", f[0]); b.type = "button"; b.setAttribute("aria-label", f[2]);
+      b.setAttribute("aria-pressed", String(entry.rating === f[1]));
+      b.addEventListener("click", function () {
+        fetch(base + "/api/feedback", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sender: state.sender, turn_id: entry.turn_id, rating: f[1] }) })
+          .then(function (r) {
+            if (!r.ok) return;
+            entry.rating = f[1]; save();
+            meta.querySelectorAll("button.rate").forEach(function (x) { x.setAttribute("aria-pressed", String(x === b)); });
+            thanks.textContent = T.thanks;
+          });
+      });
+      meta.appendChild(b);
+    });
+    var thanks = el("span", "thanks"); meta.appendChild(thanks);
+    add(meta);
+  }
+  function renderEntry(entry) {
+    if (entry.user) { var u = el("div", "msg user", entry.user); u.style.background = opts.color; u.style.color = opts.textColor; add(u); }
+    (entry.messages || []).forEach(function (m) { renderMessage(m, entry.author); });
+    if (entry.author === "bot" && entry.turn_id && (entry.messages || []).some(function (m) { return m.text; })) renderMeta(entry);
+  }
+  function renderBanner() {
+    var status = "";
+    state.log.forEach(function (e) {
+      if (!e.handoff) status = "";
+      else if (e.author === "agent" || e.action === "agent_joined") status = T.withAgent;
+      else if (!status) status = T.waiting;
+    });
+    banner.textContent = status; banner.hidden = !status;
+  }
+  function renderAll() {
+    while (logEl.firstChild !== typing) logEl.removeChild(logEl.firstChild);
+    add(el("div", "msg bot", opts.greeting));
+    if (!state.log.length && opts.quick.length) {
+      var q = el("div", "quick"); q.setAttribute("role", "group");
+      opts.quick.forEach(function (t) { var b = el("button", null, t); b.type = "button"; b.addEventListener("click", function () { q.remove(); ask(t); }); q.appendChild(b); });
+      add(q);
+    }
+    state.log.forEach(renderEntry);
+    renderBanner();
+  }
+  function record(entry) {
+    if (seen(entry.turn_id)) return false;
+    state.log.push(entry); save(); renderEntry(entry); renderBanner();
+    return true;
   }
 
-  var busy = false;
+  // -- the live event stream ----------------------------------------------------
+  var source = null, queued = [], busy = false, pendingCheck = null;
+  function onTurn(ev) {
+    var d = JSON.parse(ev.data);
+    state.lastEventId = Math.max(state.lastEventId, d.id || 0);
+    var entry = { turn_id: d.turn_id, author: d.author, user: d.user, messages: d.messages, sources: d.sources, action: d.action, handoff: d.handoff };
+    // While our own reply streams in, hold events: its "done" comes with the same turn_id.
+    if (busy) queued.push(entry); else if (!record(entry)) save();
+    if (pendingCheck && d.author === "bot" && d.user) pendingCheck.arrived = true;
+  }
+  function connect() {
+    if (source) source.close();
+    // ?after= on first connect; EventSource itself resends Last-Event-ID on reconnects.
+    source = new EventSource(base + "/api/events?sender=" + encodeURIComponent(state.sender) + "&after=" + state.lastEventId);
+    source.addEventListener("turn", onTurn);
+    source.addEventListener("synced", function () {
+      statusEl.textContent = "";
+      if (pendingCheck) {  // a send failed mid-way: did the server get it?
+        var p = pendingCheck; pendingCheck = null;
+        if (!p.arrived) { input.value = p.text; statusEl.textContent = T.notSent; }
+      }
+    });
+    source.addEventListener("error", function () {
+      statusEl.textContent = T.reconnecting;
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
+    });
+  }
+  function flush() {
+    var q = queued; queued = [];
+    q.forEach(function (entry) { record(entry); });
+  }
+
+  // -- sending ------------------------------------------------------------------
   function ask(text, shown) {
     if (busy || !text.trim()) return;
-    busy = true; addUser(shown || text); typing.textContent = "typing\u2026";
-    var live = null;
+    busy = true; statusEl.textContent = "";
+    var userBubble = el("div", "msg user", shown || text); userBubble.style.background = opts.color; userBubble.style.color = opts.textColor;
+    add(userBubble); typing.classList.add("on"); scroll();
+    var live = null, finished = false;
+    function fail(message, delivered) {
+      if (live) live.remove();
+      userBubble.remove();
+      if (delivered === false) { statusEl.textContent = message; input.value = text; return; }
+      // The connection dropped: the event stream tells us whether the turn was logged.
+      pendingCheck = { text: text, arrived: false }; connect();
+    }
     fetch(base + "/api/chat", { method: "POST", headers: { "Content-Type": "application/json", "Accept": "text/event-stream" }, body: JSON.stringify({ sender: state.sender, message: text }) })
       .then(function (resp) {
-        if (!resp.ok) return resp.json().then(function (e) { throw new Error(e.error ? e.error.message : resp.statusText); });
+        if (!resp.ok) {
+          return resp.json().catch(function () { return {}; }).then(function (e) { fail(e.error ? e.error.message : T.error, false); finished = true; });
+        }
         var reader = resp.body.getReader(), dec = new TextDecoder(), buf = "";
+        function handle(chunk) {
+          var ev = "message", raw = [];
+          chunk.split(/\r?\n/).forEach(function (line) {
+            if (line.indexOf("event:") === 0) ev = line.slice(6).trim();
+            else if (line.indexOf("data:") === 0) raw.push(line.slice(5).replace(/^ /, ""));
+          });
+          if (!raw.length) return;
+          var d = JSON.parse(raw.join("\n"));
+          if (ev === "token") { typing.classList.remove("on"); if (!live) live = add(el("div", "msg bot", "")); live.textContent += d.text; scroll(); }
+          else if (ev === "replace") { if (!live) live = add(el("div", "msg bot", "")); live.textContent = d.text; }
+          else if (ev === "done") {
+            finished = true;
+            if (live) live.remove();
+            userBubble.remove();
+            record({ turn_id: d.turn_id, author: "bot", user: shown || text, messages: d.messages, sources: d.sources, action: d.action, handoff: d.handoff });
+          } else if (ev === "error") { finished = true; fail(T.error, false); }
+        }
         function pump() {
           return reader.read().then(function (r) {
-            if (r.done) return;
+            if (r.done) { if (buf.trim()) handle(buf); return; }
             buf += dec.decode(r.value, { stream: true });
-            var parts = buf.split("\n\n"); buf = parts.pop();
-            parts.forEach(function (chunk) {
-              var ev = (chunk.match(/^event: (.*)$/m) || [])[1], raw = (chunk.match(/^data: (.*)$/m) || [])[1];
-              if (!ev || !raw) return; var data = JSON.parse(raw);
-              if (ev === "token") { if (!live) live = addBotText(""); live.textContent += data.text; scroll(); }
-              else if (ev === "replace") { if (!live) live = addBotText(""); live.textContent = data.text; }
-              else if (ev === "done") {
-                if (live) live.remove();
-                data.messages.forEach(renderMessage); renderMeta(data);
-                state.log.push({ user: shown || text, messages: data.messages, meta: { sources: data.sources, turn_id: data.turn_id } }); save();
-              } else if (ev === "error") { addBotText("Sorry, something went wrong. Please try again."); }
-            });
+            var parts = buf.split(/\r?\n\r?\n/); buf = parts.pop();
+            parts.forEach(handle);
             return pump();
           });
         }
         return pump();
       })
-      .catch(function (err) { addBotText(String(err.message || err)); })
-      .then(function () { busy = false; typing.textContent = ""; });
+      .catch(function () { })
+      .then(function () {
+        if (!finished) fail(T.error);
+        busy = false; typing.classList.remove("on"); flush();
+        if (!source) connect();
+      });
   }
-  form.addEventListener("submit", function (e) { e.preventDefault(); var t = input.value; input.value = ""; ask(t); });
-  input.addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); } });
-  function setOpen(open) { state.open = open; save(); panel.classList.toggle("sb-open", open); launch.setAttribute("aria-expanded", String(open)); if (open) input.focus(); }
-  launch.addEventListener("click", function () { setOpen(!panel.classList.contains("sb-open")); });
-  close.addEventListener("click", function () { setOpen(false); launch.focus(); });
+
+  form.addEventListener("submit", function (e) { e.preventDefault(); var t = input.value; if (!t.trim()) return; input.value = ""; ask(t); });
+  input.addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); } });
+  function setOpen(open) {
+    state.open = open; save();
+    panel.classList.toggle("open", open); launch.setAttribute("aria-expanded", String(open));
+    launch.setAttribute("aria-label", open ? T.close : T.open);
+    if (open) { input.focus(); scroll(); }
+  }
+  launch.addEventListener("click", function () { setOpen(!panel.classList.contains("open")); });
+  closeBtn.addEventListener("click", function () { setOpen(false); launch.focus(); });
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { setOpen(false); launch.focus(); } });
-  replay(); setOpen(!!state.open);
+  window.addEventListener("online", function () { if (source && source.readyState === EventSource.CLOSED) connect(); });
+
+  renderAll(); setOpen(!!state.open);
+  // Follow the conversation live once there is one (agent replies, other tabs).
+  if (state.log.length) connect();
 })();

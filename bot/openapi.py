@@ -1,0 +1,288 @@
+"""The OpenAPI 3 description of shopbot's HTTP API, served at ``GET /openapi.json``.
+
+The paths come from the running app's router, so the description cannot list
+a route that does not exist or miss one that does: routes described in
+``OPERATIONS`` get their request and response schemas, any other route (added
+by a module that has not described itself yet) still appears with its
+handler's docstring as summary. tests/test_security.py checks that the routes
+of the public contract carry full schemas.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "the body is not a JSON object, or a field is missing or of the wrong type",
+        401: "no admin token was sent",
+        403: "the admin token is wrong, or admin pages are off",
+        404: "no such resource",
+        413: "the body or message is over the configured limit",
+        429: "rate-limited (per sender or per client address)",
+    }
+    return {str(c): {"description": text[c], **_json(ERROR)} for c in codes}
+
+
+SENDER = {"type": "string", "minLength": 1, "maxLength": 128}
+MESSAGE = {"type": "string", "minLength": 1, "description": "at most max_message_chars (2,000)"}
+BOT_MESSAGE = {
+    "type": "object",
+    "properties": {
+        "recipient_id": {"type": "string"},
+        "text": {"type": "string"},
+        "buttons": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"title": {"type": "string"}, "payload": {"type": "string"}},
+            },
+        },
+        "image": {"type": "string"},
+        "custom": {"type": "object"},
+    },
+    "required": ["recipient_id"],
+}
+CHAT_REQUEST = {
+    "type": "object",
+    "properties": {"sender": SENDER, "message": MESSAGE, "metadata": {"type": "object"}},
+    "required": ["sender", "message"],
+}
+CHAT_REPLY = {
+    "type": "object",
+    "properties": {
+        "messages": {"type": "array", "items": BOT_MESSAGE},
+        "intent": {"type": ["string", "null"]},
+        "confidence": {"type": ["number", "null"]},
+        "sources": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "type": {"type": "string"},
+                    "title": {"type": "string"},
+                    "score": {"type": "number"},
+                },
+            },
+        },
+        "action": {"type": ["string", "null"]},
+        "handoff": {"type": "boolean"},
+        "turn_id": {"type": "string"},
+    },
+    "required": ["messages", "turn_id", "handoff"],
+}
+INTENT = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "confidence": {"type": "number"}},
+}
+PARSE_REPLY = {
+    "type": "object",
+    "properties": {
+        "text": {"type": "string"},
+        "intent": INTENT,
+        "intent_ranking": {"type": "array", "items": INTENT},
+        "entities": {"type": "array", "items": {"type": "object"}},
+    },
+}
+STATUS_OK = {"type": "object", "properties": {"status": {"type": "string"}}}
+SENDER_QUERY = {"name": "sender", "in": "query", "required": True, "schema": SENDER}
+ADMIN = [{"adminToken": []}]
+
+# (method, path) -> operation. Paths use OpenAPI's {name} templates.
+OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("get", "/health"): {
+        "summary": "Liveness",
+        "responses": {"200": {"description": "up", **_json(STATUS_OK)}},
+    },
+    ("post", "/webhooks/rest/webhook"): {
+        "summary": "Rasa REST channel: one turn, the bot's messages",
+        "requestBody": {"required": True, **_json(CHAT_REQUEST)},
+        "responses": {
+            "200": {
+                "description": "the bot's messages",
+                **_json({"type": "array", "items": BOT_MESSAGE}),
+            },
+            **_errors(400, 413, 429),
+        },
+    },
+    ("post", "/model/parse"): {
+        "summary": "NLU only (Rasa-style parse)",
+        "requestBody": {
+            "required": True,
+            **_json(
+                {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+            ),
+        },
+        "responses": {
+            "200": {"description": "intent and entities", **_json(PARSE_REPLY)},
+            **_errors(400, 413),
+        },
+    },
+    ("post", "/api/chat"): {
+        "summary": "One turn; with 'Accept: text/event-stream' the reply streams as SSE",
+        "requestBody": {"required": True, **_json(CHAT_REQUEST)},
+        "responses": {
+            "200": {
+                "description": "the turn (JSON), or events token/replace/done/error (SSE)",
+                **_json(CHAT_REPLY),
+            },
+            **_errors(400, 413, 429),
+        },
+    },
+    ("post", "/api/feedback"): {
+        "summary": "Rate a turn",
+        "requestBody": {
+            "required": True,
+            **_json(
+                {
+                    "type": "object",
+                    "properties": {
+                        "sender": SENDER,
+                        "turn_id": {"type": "string"},
+                        "rating": {"type": "integer", "enum": [1, -1]},
+                        "comment": {"type": "string", "maxLength": 2000},
+                    },
+                    "required": ["sender", "turn_id", "rating"],
+                }
+            ),
+        },
+        "responses": {
+            "200": {"description": "recorded", **_json(STATUS_OK)},
+            **_errors(400, 404, 413),
+        },
+    },
+    ("get", "/api/store"): {
+        "summary": "What the widget needs to greet the customer",
+        "responses": {
+            "200": {
+                "description": "store name, greeting, language",
+                **_json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "greeting": {"type": "string"},
+                            "language": {"type": "string"},
+                        },
+                    }
+                ),
+            }
+        },
+    },
+    ("get", "/api/sources/{source_id}"): {
+        "summary": "A cited passage, to show the customer",
+        "parameters": [
+            {"name": "source_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "responses": {"200": {"description": "id, type, title, text"}, **_errors(404)},
+    },
+    ("get", "/api/events"): {
+        "summary": "One conversation's log, live (server-sent events, resumable)",
+        "parameters": [
+            SENDER_QUERY,
+            {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
+        ],
+        "responses": {"200": {"description": "text/event-stream"}, **_errors(400)},
+    },
+    ("options", "/api/{tail}"): {
+        "summary": "CORS preflight for the public customer API",
+        "parameters": [
+            {"name": "tail", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "responses": {"204": {"description": "allowed methods and headers"}, **_errors(404)},
+    },
+    ("get", "/metrics"): {
+        "summary": "Prometheus metrics",
+        "responses": {"200": {"description": "text/plain; Prometheus exposition format"}},
+    },
+    ("get", "/openapi.json"): {
+        "summary": "This description",
+        "responses": {"200": {"description": "OpenAPI 3 document"}},
+    },
+    ("get", "/"): {"summary": "The demo page", "responses": {"200": {"description": "HTML"}}},
+    ("get", "/widget.js"): {
+        "summary": "The embeddable chat widget",
+        "responses": {"200": {"description": "JavaScript"}},
+    },
+}
+
+
+def _template(path: str) -> str:
+    """aiohttp's ``{name:regex}`` -> OpenAPI's ``{name}``."""
+    return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)
+
+
+def _params_of(path: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"\{(\w+)\}", path)
+    ]
+
+
+def build_openapi(app: web.Application) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for every route ``app`` serves."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in app.router.routes():
+        method = route.method.lower()
+        if method == "head" or route.resource is None:
+            continue  # aiohttp adds HEAD for every GET
+        path = _template(route.resource.canonical)
+        op = OPERATIONS.get((method, path))
+        if op is None:
+            doc = (getattr(route.handler, "__doc__", None) or "").strip().splitlines()
+            op = {
+                "summary": doc[0] if doc else f"{method.upper()} {path}",
+                "responses": {"200": {"description": "OK"}, **_errors(400, 404)},
+            }
+            if params := _params_of(path):
+                op["parameters"] = params
+            if path.startswith(("/admin", "/api/inbox")):
+                op["security"] = ADMIN
+                op["responses"].update(_errors(401, 403))
+        paths.setdefault(path, {})[method] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "shopbot",
+            "version": "1",
+            "description": "Customer-service chat for one store. Errors are "
+            '{"error": {"code", "message"}} with a 4xx status; a 5xx is a bug.',
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                            "required": ["code", "message"],
+                        }
+                    },
+                    "required": ["error"],
+                }
+            },
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,106 @@
+"""HTTP hardening: the CORS allowlist, security headers and the OpenAPI route.
+
+What this module adds to the app (``setup_security``), in one place:
+
+- **CORS allowlist.** The widget runs on the merchant's own pages, so the
+  public customer API (bot/widget_api.py: ``/api/chat``, ``/api/events``, ...)
+  answers cross-origin requests from the origins in ``config.cors_origins``.
+  ``["*"]`` (the default, so the demo widget works on any page out of the
+  box) lets every origin in; a list of origins (``https://shop.example``)
+  answers only those, echoing the origin with ``Vary: Origin``; an empty list
+  turns cross-origin access off. Requests carry no cookies or credentials
+  (a conversation is keyed by its random sender id), so
+  ``Access-Control-Allow-Credentials`` is never sent. Admin and inbox routes
+  never get CORS headers.
+- **Security headers** on every response: no MIME sniffing, no framing of the
+  pages (clickjacking), no referrer leaking of ``?token=`` addresses, and
+  ``no-store`` caching for API and admin responses.
+- ``GET /openapi.json``: the OpenAPI 3 description of the HTTP API (bot/openapi.py).
+
+The admin token check lives in bot/inbox.py (``check_admin``, constant-time
+comparison); this module re-exports it so other admin routes find it here.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.config import Config
+
+# Responses that must not be cached by browsers or shared proxies.
+NO_STORE_PREFIXES = ("/api/", "/admin", "/model/", "/webhooks/")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+}
+# The widget script is loaded by other origins' pages; nothing else needs to be.
+CROSS_ORIGIN_RESOURCES = ("/widget.js",)
+ADMIN_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+
+def normalise_origin(origin: str) -> str:
+    """``https://Shop.Example/`` -> ``https://shop.example`` (how browsers send it)."""
+    return origin.strip().rstrip("/").lower()
+
+
+def allowed_origin(config: Config, origin: str | None) -> str | None:
+    """The ``Access-Control-Allow-Origin`` value for ``origin``, or None to refuse it."""
+    if not origin:
+        return None
+    allow = [normalise_origin(o) for o in (config.cors_origins or [])]
+    if "*" in allow:
+        return "*"
+    return origin if normalise_origin(origin) in allow else None
+
+
+def _is_public_api(path: str) -> bool:
+    from bot.widget_api import _public
+
+    return _public(path)
+
+
+async def _apply_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Runs after bot/widget_api.py's hook, so the allowlist has the last word."""
+    from bot.server import CONFIG_KEY
+
+    config: Config = request.app[CONFIG_KEY]
+    path = request.path
+    origin = request.headers.get("Origin")
+    response.headers.pop("Access-Control-Allow-Origin", None)
+    if origin and _is_public_api(path):
+        value = allowed_origin(config, origin)
+        if value is not None:
+            response.headers["Access-Control-Allow-Origin"] = value
+        if value != "*":
+            # The answer depends on the Origin header: caches must key on it.
+            response.headers["Vary"] = "Origin"
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if path not in CROSS_ORIGIN_RESOURCES and not _is_public_api(path):
+        response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    if path.startswith(NO_STORE_PREFIXES):
+        response.headers.setdefault("Cache-Control", "no-store")
+    if path.startswith("/admin"):
+        response.headers.setdefault("Content-Security-Policy", ADMIN_CSP)
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """``GET /openapi.json``: the OpenAPI 3 description of this server's routes."""
+    from bot.openapi import build_openapi
+
+    return web.json_response(build_openapi(request.app))
+
+
+def setup_security(app: web.Application) -> None:
+    """Mount ``/openapi.json`` and the CORS / security-header hook (call last in create_app)."""
+    app.router.add_get("/openapi.json", openapi_json)
+    app.on_response_prepare.append(_apply_headers)
+
+
+def check_admin(request: web.Request) -> None:
+    """The admin token check (constant-time); see bot/inbox.py."""
+    from bot.inbox import check_admin as _check
+
+    _check(request)

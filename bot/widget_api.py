@@ -1,0 +1,58 @@
+"""What the embeddable widget needs beyond ``/api/chat``: cited passages and cross-origin access.
+
+The widget runs on the merchant's own pages, usually another origin than the
+shopbot server, so the public customer API answers CORS requests from any
+origin. It carries no cookies or credentials (a conversation is keyed by its
+random sender id), so ``*`` grants nothing a plain HTTP client could not do.
+The admin and inbox routes are not part of it and get no CORS headers.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.server import BOT_KEY, ApiError
+
+# Paths a page on another origin may call.
+PUBLIC_API = ("/api/chat", "/api/feedback", "/api/events", "/api/sources/", "/api/store")
+MAX_PASSAGE_CHARS = 4000
+
+
+def _public(path: str) -> bool:
+    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC_API)
+
+
+async def source_passage(request: web.Request) -> web.Response:
+    """``GET /api/sources/<id>``: the passage a reply cited, to show the customer."""
+    source_id = request.match_info["source_id"]
+    doc = request.app[BOT_KEY].index.get(source_id)
+    if doc is None:
+        raise ApiError(404, "unknown_source", "no source with this id")
+    text = (doc.answer or doc.text or "")[:MAX_PASSAGE_CHARS]
+    return web.json_response({"id": doc.id, "type": doc.type, "title": doc.title, "text": text})
+
+
+async def preflight(request: web.Request) -> web.Response:
+    """CORS preflight for the public API (JSON bodies and ``Last-Event-ID`` need one)."""
+    if not _public(request.path):
+        raise ApiError(404, "not_found", "Not Found")
+    return web.Response(
+        status=204,
+        headers={
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Accept, Last-Event-ID",
+            "Access-Control-Max-Age": "600",
+        },
+    )
+
+
+async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.headers.get("Origin") and _public(request.path):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+
+
+def setup_widget_api(app: web.Application) -> None:
+    """Mount ``/api/sources/<id>`` and CORS for the public customer API."""
+    app.router.add_get("/api/sources/{source_id:.+}", source_passage)
+    app.router.add_route("OPTIONS", "/api/{tail:.*}", preflight)
+    app.on_response_prepare.append(_cors_headers)

@@ -1,0 +1,277 @@
+"""Supervised fine-tuning data for the chat LM, from the store and its conversation log.
+
+Every example is ``{"messages": [...], "target": str, "origin": str}`` where
+``messages`` is exactly what the server sends the model
+(:func:`bot.grounding.build_messages` over the passages retrieval finds for
+the question) and ``target`` is the reply the model should have given.
+
+Where examples come from, best first:
+
+- ``agent``: a human agent's answer after a handoff (``turns.author = 'agent'``);
+- ``feedback``: a knowledge answer the customer rated +1;
+- ``faq`` / ``faq-paraphrase``: each FAQ question (and light rewordings of it)
+  with the FAQ answer as target, so a store can be fine-tuned before it has logs;
+- ``policy``: a policy passage asked about by its heading, the grounded
+  (extractive) answer as target;
+- ``abstain``: a question whose passages do not answer it, with the "not
+  sure" reply as target, so the model learns not to improvise.
+
+Turns with any negative rating are excluded, and so are log targets that
+state numbers their passages do not (training on them would teach
+inventing). Personal data (emails, phone and card numbers, street addresses)
+is scrubbed from every text before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.grounding import NOT_SURE_TEXT, build_messages, extractive_answer, ungrounded_numbers
+
+MAX_HISTORY_TURNS = 2
+
+_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+_CARD_RE = re.compile(r"(?<![\dA-Za-z#])(?:\d[ \-]?){12,18}\d(?!\d)")
+_PHONE_RE = re.compile(
+    r"(?<![\w#])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{2,4}\)[\s.\-]?|\d{3}[\s.\-])\d{3}[\s.\-]?\d{4}(?!\d)"
+)
+_STREET = (
+    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|way|"
+    r"terrace|parkway|circle|highway|hwy"
+)
+_ADDRESS_RE = re.compile(
+    rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){{1,3}}(?:{_STREET})\b\.?"
+    r"(?:,?\s+(?:suite|ste|apt|apartment|unit|#)\s*\w+)?",
+    re.I,
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` with emails, card numbers, phone numbers and street addresses replaced."""
+    text = _EMAIL_RE.sub("[EMAIL]", text)
+    text = _CARD_RE.sub("[CARD]", text)
+    text = _ADDRESS_RE.sub("[ADDRESS]", text)
+    return _PHONE_RE.sub("[PHONE]", text)
+
+
+# Light rewordings of an FAQ question: the intent is the same, the surface differs.
+_PARAPHRASES = (
+    "{q}",
+    "Hi, {q_lower}",
+    "{q} Thanks!",
+    "Quick question: {q_lower}",
+    "Could you tell me: {q_lower}",
+    "{q_bare}",
+)
+
+
+def _variants(question: str, n: int) -> list[str]:
+    q = question.strip()
+    q_lower = q[0].lower() + q[1:] if q else q
+    q_bare = re.sub(r"[?.!]+$", "", q_lower)
+    out = [p.format(q=q, q_lower=q_lower, q_bare=q_bare) for p in _PARAPHRASES]
+    return list(dict.fromkeys(out))[:n]
+
+
+@dataclass
+class DataReport:
+    """How many examples came from where, and what was dropped and why."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    log_turns: int = 0
+
+    def add(self, origin: str) -> None:
+        self.counts[origin] = self.counts.get(origin, 0) + 1
+
+    def drop(self, why: str) -> None:
+        self.dropped[why] = self.dropped.get(why, 0) + 1
+
+
+def _used_hits(index: Any, question: str, min_score: float) -> list[Any]:
+    """The passages the server would give the model for ``question`` (dialogue._knowledge)."""
+    hits = index.search(question, 5)
+    if not hits:
+        return []
+    return [h for h in hits[:3] if h.dense >= min_score] or [hits[0]]
+
+
+def _example(question: str, hits: list[Any], history: list[dict], settings: Any,
+             target: str, origin: str) -> dict[str, Any]:  # fmt: skip
+    question, target = scrub(question), scrub(target.strip())
+    history = [{"role": m["role"], "content": scrub(m["content"])} for m in history]
+    return {
+        "messages": build_messages(question, hits, history, settings),
+        "target": target,
+        "origin": origin,
+        "question": question,
+    }
+
+
+def store_examples(store: Any, index: Any, report: DataReport, min_score: float = 0.4,
+                   paraphrases: int = 4, seed: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+    """Grounded examples from the store's FAQ, policy passages and products."""
+    rng = random.Random(seed)
+    settings = store.settings
+    out: list[dict[str, Any]] = []
+    faqs = list(store.faqs)
+    for faq in faqs:
+        for k, question in enumerate(_variants(faq.question, paraphrases)):
+            hits = _used_hits(index, question, min_score)
+            if faq.id not in [h.id for h in hits]:
+                report.drop("faq not retrieved for its question")
+                continue
+            origin = "faq" if k == 0 else "faq-paraphrase"
+            out.append(_example(question, hits, [], settings, faq.answer, origin))
+            report.add(origin)
+    for passage in store.passages:
+        title = passage.title.split(" > ")[-1].strip()
+        question = f"Can you explain {title.lower()}?"
+        hits = _used_hits(index, question, min_score)
+        own = [h for h in hits if h.id == passage.id]
+        if not own:
+            report.drop("passage not retrieved for its heading")
+            continue
+        # The answer quotes the passage the question is about, conditions kept.
+        target = extractive_answer(own)
+        out.append(_example(question, hits, [], settings, target, "policy"))
+        report.add("policy")
+    for product in store.products[::5]:
+        question = f"Tell me about the {product.title}."
+        hits = _used_hits(index, question, min_score)
+        own = [h for h in hits if h.id == f"product:{product.id}"]
+        if not own:
+            report.drop("product not retrieved for its title")
+            continue
+        out.append(_example(question, hits, [], settings, extractive_answer(own), "product"))
+        report.add("product")
+    # Abstention: an FAQ question shown only passages about something else.
+    for faq in rng.sample(faqs, k=min(len(faqs) // 6, len(faqs))):
+        other = rng.choice([f for f in faqs if f.category != faq.category] or faqs)
+        hits = [h for h in _used_hits(index, other.question, min_score) if h.id != faq.id]
+        if not hits or any(faq.id == h.id or faq.answer[:60] in (h.answer or "") for h in hits):
+            continue
+        out.append(_example(faq.question, hits, [], settings, NOT_SURE_TEXT, "abstain"))
+        report.add("abstain")
+    return out
+
+
+def log_examples(db_path: str | Path, store: Any, index: Any, report: DataReport,
+                 min_score: float = 0.4) -> list[dict[str, Any]]:  # fmt: skip
+    """Examples from the conversation log: +1-rated knowledge answers and agent answers.
+
+    Raises ValueError when the file is not a shopbot conversation log.
+    """
+    path = Path(db_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such conversation log")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db.row_factory = sqlite3.Row
+        turns = db.execute("SELECT * FROM turns ORDER BY id").fetchall()
+        ratings: dict[str, list[int]] = {}
+        for row in db.execute("SELECT turn_id, rating FROM feedback"):
+            ratings.setdefault(row["turn_id"], []).append(int(row["rating"]))
+        db.close()
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(
+            f"{path} is not a shopbot conversation log ({exc}); pass the shopbot.db "
+            "from the store's .shopbot folder"
+        ) from exc
+    report.log_turns = len(turns)
+    docs = {d.id: d for d in index.documents}
+    settings = store.settings
+    out: list[dict[str, Any]] = []
+    history: dict[str, list[dict[str, str]]] = {}
+    last_question: dict[str, str] = {}
+    for row in turns:
+        sender, author = row["sender"], (row["author"] or "bot")
+        user_text, reply = (row["user_text"] or "").strip(), (row["reply_text"] or "").strip()
+        past = history.setdefault(sender, [])
+        rated = ratings.get(row["turn_id"], [])
+        if author == "agent":
+            question = user_text or last_question.get(sender, "")
+            if question and reply:
+                hits = _used_hits(index, question, min_score)
+                example = _checked(question, hits, past, settings, reply, "agent", report)
+                if example:
+                    out.append(example)
+            elif reply:
+                report.drop("agent answer without a customer question")
+        elif any(r < 0 for r in rated):
+            report.drop("negative feedback")
+        elif any(r > 0 for r in rated):
+            if row["action"] != "action_answer":
+                report.drop("rated turn not a knowledge answer")
+            else:
+                ids = [s.get("id") for s in json.loads(row["sources"] or "[]")]
+                hits = [docs[i] for i in ids if i in docs]
+                if not hits:
+                    report.drop("rated answer's sources no longer in the store")
+                else:
+                    example = _checked(user_text, hits, past, settings, reply, "feedback", report)
+                    if example:
+                        out.append(example)
+        if user_text and author != "agent":
+            last_question[sender] = user_text
+        past.extend(
+            [{"role": "user", "content": user_text}, {"role": "assistant", "content": reply}]
+            if author != "agent"
+            else [{"role": "assistant", "content": reply}]
+        )
+        del past[: -2 * MAX_HISTORY_TURNS]
+    return out
+
+
+def _checked(question: str, hits: list[Any], history: list[dict], settings: Any, target: str,
+             origin: str, report: DataReport) -> dict[str, Any] | None:  # fmt: skip
+    """A log example, unless its target states numbers its passages do not."""
+    sources = [getattr(h, "answer", "") or getattr(h, "text", "") for h in hits[:3]]
+    if ungrounded_numbers(target, sources):
+        report.drop(f"{origin} answer has numbers not in its passages")
+        return None
+    report.add(origin)
+    return _example(question, hits, history[-2 * MAX_HISTORY_TURNS :], settings, target, origin)
+
+
+def deduplicate(examples: list[dict[str, Any]], report: DataReport) -> list[dict[str, Any]]:
+    """Drop examples with the same question and target (log examples win, they come first)."""
+    seen: set[str] = set()
+    out = []
+    for ex in examples:
+        key = " ".join(ex["question"].lower().split()) + "\x00" + " ".join(ex["target"].split())
+        if key in seen:
+            report.drop("duplicate")
+            continue
+        seen.add(key)
+        out.append(ex)
+    return out
+
+
+def split(examples: list[dict[str, Any]], val_fraction: float = 0.1,
+          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
+    """Deterministic train/validation split by a hash of the question's target.
+
+    Grouping by target keeps paraphrases of one FAQ on the same side, so the
+    validation loss measures answering unseen questions, not recall.
+    """
+    train, val = [], []
+    for ex in examples:
+        h = int(hashlib.sha256(ex["target"].encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (val if h < val_fraction else train).append(ex)
+    if not val and len(train) > 1:
+        val.append(train.pop())
+    return train, val
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write examples as JSONL (already scrubbed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
