@@ -22,6 +22,21 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 TEST_LLM = "smollm2-135m"
 
 
+def require_system(what: str, available: bool) -> None:
+    """Skip a test whose Debian package (Chromium, PostgreSQL) is missing, locally.
+
+    In CI (``SHOPBOT_REQUIRE_SYSTEM_DEPS=1``, set by ``.ci/run`` after
+    ``scripts/system-deps``) a missing package fails the test instead: a skipped
+    browser or PostgreSQL suite must never pass for a green run.
+    """
+    if available:
+        return
+    message = f"{what} is not installed (scripts/system-deps installs it)"
+    if os.environ.get("SHOPBOT_REQUIRE_SYSTEM_DEPS"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def copy_demo_store(dst: Path) -> Path:
     """A writable copy of the demo store without its built artifacts."""
     shutil.copytree(DEMO_STORE, dst, ignore=shutil.ignore_patterns(".shopbot"))
