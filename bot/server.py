@@ -282,7 +282,12 @@ async def store_info(request: web.Request) -> web.Response:
     """What the widget needs to greet the customer."""
     settings = request.app[BOT_KEY].settings
     return web.json_response(
-        {"name": settings.name, "greeting": settings.greeting, "language": settings.language}
+        {
+            "name": settings.name,
+            "greeting": settings.greeting,
+            "language": settings.language,
+            "currency": settings.currency,
+        }
     )
 
 
