@@ -29,6 +29,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from bot.escalation import REASONS, offer_stats
+
 log = logging.getLogger("shopbot.admin")
 
 INSIGHTS_KEY: web.AppKey[Any] = web.AppKey("insights", object)
@@ -217,6 +219,7 @@ async def overview(request: web.Request) -> web.Response:
         return locals()
 
     s = await asyncio.to_thread(stats)
+    offers = await asyncio.to_thread(offer_stats, q)
     conv = s["senders"] or 0
     cards = [
         ("conversations", conv),
@@ -226,11 +229,31 @@ async def overview(request: web.Request) -> web.Response:
         ("unanswered messages", s["failed"]),
         ("feedback", f"{s['up']} 👍 / {s['down']} 👎"),
         ("mean turn latency", f"{s['latency']:.0f} ms" if s["latency"] else "-"),
+        (
+            "offered a person unasked",
+            f"{offers['offers']} ({offers['offers'] / conv * 100:.1f}% of conversations)"
+            if conv
+            else "-",
+        ),
     ]
     body = (
         '<div class="cards">'
         + "".join(f'<div class="card"><b>{_esc(v)}</b>{_esc(k)}</div>' for k, v in cards)
         + "</div>"
+    )
+    body += "<h2>Proactive handoff offers</h2>" + _table(
+        ["reason", "offers"],
+        [[_esc(REASONS[r]), n] for r, n in offers["by_reason"].items() if r in REASONS],
+        numeric={1},
+    )
+    body += _table(
+        ["outcome", "offers"],
+        [
+            ["accepted: handed to a person", offers["accepted"]],
+            ["declined: went on with the assistant", offers["declined"]],
+            ["no reply", offers["no_reply"]],
+        ],
+        numeric={1},
     )
     if s["per_day"]:
         days = [r[0] for r in s["per_day"]]

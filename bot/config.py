@@ -57,6 +57,10 @@ class Config:
     insights_enabled: bool = True
     retention_days: float = 0.0
     demand_gap_threshold: float = 0.6
+    # Offer a person before being asked: a message this much more negative than the last
+    # (VADER compound, and at most -drop), or two failed answers in a row (bot/escalation.py).
+    escalation_enabled: bool = True
+    escalation_sentiment_drop: float = 0.5
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
 
