@@ -19,12 +19,14 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.action_runner import ActionError, ActionRunner, apply_events, tracker_state
+from bot.admission import GenerationGate
 from bot.config import Config
-from bot.escalation import offer_handoff_if_needed
+from bot.grounding import extractive_answer
 from bot.storage import Conversation, ConversationStore, TurnRecord
 
 log = logging.getLogger("shopbot.dialogue")
@@ -78,7 +80,15 @@ TEXTS = {
     "action_failed": "Sorry, something went wrong on our side while handling that. "
     "I can connect you with a person who can help.",
     "handed_back": "You're back with our assistant. How else can I help?",
+    "busy": "Sorry, a lot of customers are asking right now, so I can't write you a full "
+    "answer this minute. Here is what our store information says:\n{answer}",
 }
+
+
+@asynccontextmanager
+async def _admitted() -> AsyncIterator[bool]:
+    """No generator, no queue: extractive answers are always admitted."""
+    yield True
 
 
 @dataclass
@@ -166,6 +176,8 @@ class Bot:
         self.conversations = conversations
         self._sender_locks: dict[str, asyncio.Lock] = {}
         self._locks_loop: asyncio.AbstractEventLoop | None = None
+        # Bounded admission to the chat LM: a queue, then a polite "busy" reply.
+        self.generation_gate = GenerationGate.from_config(config)
         self.artifacts: Any = None
         self.order_book: Any = None
         # Called with each logged TurnRecord after the reply is ready (insights);
@@ -211,9 +223,6 @@ class Bot:
                 turn = _Turn(conv, text, parse)
                 async for event in self._decide(turn):
                     yield event
-                if self.config.escalation_enabled and not was_handed_off:
-                    # Going badly (sharp negative turn, two failures)? Offer a person first.
-                    offer_handoff_if_needed(turn, self.config.escalation_sentiment_drop)
                 if turn.slots.get("handoff") and not was_handed_off:
                     turn.slots["handoff_reason"] = self._handoff_reason(turn)
             reply = await self._finish(turn, started)
@@ -392,13 +401,23 @@ class Bot:
         turn.action = "action_answer"
         turn.sources = [h.source() for h in used]
         final: dict[str, Any] = {}
-        async for event in self.answerer.stream(
-            turn.text, used, turn.conv.history[-4:], self.settings
-        ):
-            if event["type"] == "final":
-                final = event
-            else:
-                yield event
+        generates = getattr(getattr(self.answerer, "generator", None), "name", "none") != "none"
+        # Beyond the generator's capacity and its bounded queue: a polite "busy"
+        # that still quotes the store's information (bot/admission.py).
+        gate = self.generation_gate.slot() if generates else _admitted()
+        async with gate as admitted:
+            if not admitted:
+                turn.action = "action_answer_busy"
+                turn.fallback = True
+                turn.say(TEXTS["busy"].format(answer=extractive_answer(used)))
+                return
+            async for event in self.answerer.stream(
+                turn.text, used, turn.conv.history[-4:], self.settings
+            ):
+                if event["type"] == "final":
+                    final = event
+                else:
+                    yield event
         turn.fallback = bool(final.get("fallback"))
         turn.say(final.get("text") or used[0].answer)
 
