@@ -29,6 +29,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "the admin token is wrong, or admin pages are off",
         404: "no such resource",
         413: "the body or message is over the configured limit",
+        409: "another agent has claimed the conversation",
         429: "rate-limited (per sender or per client address)",
     }
     return {str(c): {"description": text[c], **_json(ERROR)} for c in codes}
@@ -96,6 +97,11 @@ PARSE_REPLY = {
     },
 }
 STATUS_OK = {"type": "object", "properties": {"status": {"type": "string"}}}
+AGENT_REQUEST = {
+    "type": "object",
+    "properties": {"sender": SENDER, "agent": {"type": "string", "minLength": 1, "maxLength": 64}},
+    "required": ["sender", "agent"],
+}
 SENDER_QUERY = {"name": "sender", "in": "query", "required": True, "schema": SENDER}
 ADMIN = [{"adminToken": []}]
 
@@ -215,6 +221,53 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/openapi.json"): {
         "summary": "This description",
         "responses": {"200": {"description": "OpenAPI 3 document"}},
+    },
+    # The agents' inbox API (bot/inbox.py), behind the admin token.
+    ("get", "/api/inbox/handoffs"): {
+        "summary": "Conversations waiting for or claimed by an agent",
+        "security": ADMIN,
+        "responses": {"200": {"description": "the open handoffs"}, **_errors(401, 403)},
+    },
+    ("get", "/api/inbox/conversation"): {
+        "summary": "One conversation's log and the customer's profile, for an agent",
+        "security": ADMIN,
+        "parameters": [SENDER_QUERY],
+        "responses": {"200": {"description": "turns and profile"}, **_errors(400, 401, 403)},
+    },
+    ("post", "/api/inbox/claim"): {
+        "summary": "An agent takes a waiting conversation",
+        "security": ADMIN,
+        "requestBody": {"required": True, **_json(AGENT_REQUEST)},
+        "responses": {"200": {"description": "claimed"}, **_errors(400, 401, 403, 404, 409)},
+    },
+    ("post", "/api/inbox/reply"): {
+        "summary": "An agent's message to the customer",
+        "security": ADMIN,
+        "requestBody": {
+            "required": True,
+            **_json(
+                {
+                    "type": "object",
+                    "properties": {**AGENT_REQUEST["properties"], "text": MESSAGE},
+                    "required": ["sender", "agent", "text"],
+                }
+            ),
+        },
+        "responses": {"200": {"description": "sent"}, **_errors(400, 401, 403, 404, 409, 413)},
+    },
+    ("post", "/api/inbox/handback"): {
+        "summary": "Return the conversation to the assistant",
+        "security": ADMIN,
+        "requestBody": {"required": True, **_json(AGENT_REQUEST)},
+        "responses": {"200": {"description": "handed back"}, **_errors(400, 401, 403, 404)},
+    },
+    ("get", "/api/inbox/events"): {
+        "summary": "Every change to any conversation, live (server-sent events)",
+        "security": ADMIN,
+        "parameters": [
+            {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}}
+        ],
+        "responses": {"200": {"description": "text/event-stream"}, **_errors(400, 401, 403)},
     },
     ("get", "/"): {"summary": "The demo page", "responses": {"200": {"description": "HTML"}}},
     ("get", "/widget.js"): {

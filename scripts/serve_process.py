@@ -1,0 +1,100 @@
+"""Run ``shopbot serve`` as a real subprocess on a free loopback port.
+
+Shared by the load, crash and fuzz benchmarks (scripts/load_test.py,
+scripts/crash_test.py, scripts/fuzz_api.py) and their pytest versions, so all
+of them exercise the server exactly as a merchant runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """``shopbot serve`` in a child process; ``start()``, ``kill()``, ``stop()``."""
+
+    def __init__(
+        self,
+        store: Path,
+        db_path: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        llm_model: str | None = None,
+        llm_backend: str | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.store, self.db_path = Path(store), Path(db_path)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            # Every load client shares 127.0.0.1: the per-address limit would be the bottleneck.
+            "SHOPBOT_RATE_LIMIT_PER_MINUTE": "0",
+            "SHOPBOT_INSIGHTS_ENABLED": "false",
+            "SHOPBOT_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+        self.llm_model, self.llm_backend = llm_model, llm_backend
+        self.log_path = log_path or self.db_path.with_suffix(".server.log")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 600.0) -> float:
+        """Start and wait until ``/health`` answers; returns the start-up seconds."""
+        cmd = [sys.executable, "-m", "bot.cli", "serve", "--store", str(self.store)]
+        cmd += ["--port", str(self.port), "--db", str(self.db_path)]
+        if self.llm_model:
+            cmd += ["--llm-model", self.llm_model]
+        if self.llm_backend:
+            cmd += ["--llm-backend", self.llm_backend]
+        started = time.perf_counter()
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"shopbot serve exited with {self.proc.returncode}:\n{tail}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.2)
+        self.kill()
+        raise RuntimeError(f"shopbot serve did not answer /health within {timeout} s")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no WAL checkpoint, as in a power cut."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        """SIGINT, the graceful way (``web.run_app`` closes the log); SIGKILL if stuck."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
