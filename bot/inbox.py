@@ -12,7 +12,7 @@ which is what claims and replies are recorded under.
 
 Routes (all behind the admin token):
 - ``GET  /admin/inbox``                 the inbox page (``?token=`` sets a cookie)
-- ``GET  /admin/inbox/inbox.js``        its script
+- ``GET  /admin/inbox/inbox.js``, ``/admin/inbox/inbox.css``  its script and styles
 - ``GET  /api/inbox/handoffs``          the queue
 - ``GET  /api/inbox/conversation?sender=S``  transcript, identity, profile
 - ``POST /api/inbox/claim``     ``{"sender", "agent"}``
@@ -95,6 +95,12 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
 async def inbox_js(request: web.Request) -> web.FileResponse:
     check_admin(request)
     return web.FileResponse(STATIC / "inbox.js", headers={"Content-Type": "application/javascript"})
+
+
+async def inbox_css(request: web.Request) -> web.FileResponse:
+    # A file rather than an inline <style>: the admin CSP (bot/security.py) allows 'self' only.
+    check_admin(request)
+    return web.FileResponse(STATIC / "inbox.css", headers={"Content-Type": "text/css"})
 
 
 # -- API ----------------------------------------------------------------------------
@@ -278,6 +284,7 @@ def setup_inbox(app: web.Application) -> None:
     """Mount the inbox routes (needs bot/live.py's bus: call after ``setup_live``)."""
     app.router.add_get("/admin/inbox", inbox_page)
     app.router.add_get("/admin/inbox/inbox.js", inbox_js)
+    app.router.add_get("/admin/inbox/inbox.css", inbox_css)
     app.router.add_get("/api/inbox/handoffs", list_handoffs)
     app.router.add_get("/api/inbox/conversation", conversation)
     app.router.add_post("/api/inbox/claim", claim)

@@ -39,7 +39,7 @@
   };
   var opts = {
     title: data("title", T.title), color: data("color", "#1f6feb"), textColor: data("text-color", "#ffffff"),
-    greeting: data("greeting", T.greeting), quick: data("quick-replies", T.quick).split("|").filter(Boolean),
+    greeting: data("greeting", null), quick: data("quick-replies", T.quick).split("|").filter(Boolean),
     left: data("position", "right") === "left", openFirst: data("open", "false") === "true"
   };
 
@@ -53,6 +53,10 @@
   try { state = JSON.parse(localStorage.getItem(KEY) || "null"); } catch (e) { state = null; }
   if (!state || !state.sender) state = { sender: newSender(), log: [], lastEventId: 0, open: opts.openFirst };
   state.log = state.log || []; state.lastEventId = state.lastEventId || 0;
+  // The store's greeting (when the tag sets none and it is in the widget's language),
+  // remembered from the last /api/store answer so a reload does not flicker.
+  function storeGreeting(s) { return s && s.greeting && (s.language || "en").slice(0, 2) === lang.slice(0, 2) ? s.greeting : null; }
+  if (!opts.greeting) opts.greeting = storeGreeting(state.store) || T.greeting;
   function save() {
     state.log = state.log.slice(-150);
     try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) { /* storage full or blocked: the server log still has it */ }
@@ -68,7 +72,7 @@
   css.textContent =
     ":host{all:initial}" +
     "*{box-sizing:border-box}" +
-    ".launch{position:fixed;" + side + ":20px;bottom:20px;width:58px;height:58px;border-radius:50%;border:0;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
+    ".launch{position:fixed;" + side + ":20px;bottom:20px;width:58px;height:58px;border-radius:50%;border:0;display:flex;align-items:center;justify-content:center;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
     ".panel{position:fixed;" + side + ":20px;bottom:90px;width:380px;max-width:calc(100vw - 24px);height:600px;max-height:calc(100vh - 110px);background:#fff;border-radius:14px;box-shadow:0 8px 30px rgba(0,0,0,.25);display:none;flex-direction:column;overflow:hidden;z-index:2147483000;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans CJK SC','Noto Sans SC','PingFang SC','Microsoft YaHei',sans-serif;color:#1d2330;text-align:left}" +
     ".panel.open{display:flex}" +
     ".head{padding:12px 14px;font-weight:600;font-size:15px;display:flex;justify-content:space-between;align-items:center;gap:8px}" +
@@ -90,7 +94,8 @@
     ".card .in{color:#1a7f37}.card .out{color:#b42318}" +
     ".card ul{list-style:none;margin:6px 0 0;padding:0;font-size:12px;color:#3a4250}.card li{padding:2px 0;border-top:1px dashed #eceef2}" +
     ".meta{font-size:12px;color:#5b6472;align-self:flex-start;display:flex;gap:6px;flex-wrap:wrap;align-items:center;max-width:92%}" +
-    ".meta button{border:0;background:transparent;cursor:pointer;font:inherit;padding:2px 4px;border-radius:6px}" +
+    ".meta button{border:0;background:transparent;cursor:pointer;font:inherit;color:#5b6472;padding:2px 4px;border-radius:6px;line-height:0}" +
+    ".meta button.src{line-height:inherit}.meta button:hover{color:#1d2330}" +
     ".meta button.src{color:#1f5fbf;text-decoration:underline}.meta button[aria-pressed=true]{background:#e3e9f3}" +
     ".passage{align-self:flex-start;max-width:92%;font-size:12px;background:#fff;border-left:3px solid #9db6dc;padding:6px 9px;white-space:pre-wrap;overflow-wrap:anywhere}" +
     ".passage b{display:block;margin-bottom:2px}" +
@@ -104,11 +109,23 @@
     ".form textarea{flex:1;border:0;padding:11px;resize:none;font:inherit;color:inherit;background:transparent;min-height:46px}" +
     ".form button{border:0;padding:0 16px;cursor:pointer;font:inherit;font-weight:600}" +
     "button:focus-visible,textarea:focus-visible{outline:3px solid #1f6feb;outline-offset:1px}" +
-    "@media (max-width:520px){.panel{left:0;right:0;top:0;bottom:0;width:100%;max-width:100%;height:100%;max-height:100%;border-radius:0}.panel.open~.launch{display:none}}" +
+    "@media (max-width:520px){.panel{left:0;right:0;top:0;bottom:0;width:100%;max-width:100%;height:100%;max-height:100%;border-radius:0}.panel.open~.launch{display:none}.form textarea{font-size:16px}}" +
     "@media (prefers-reduced-motion:reduce){.typing i{animation:none}}";
   root.appendChild(css);
 
   function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
+  // Icons are inline SVG paths (Material Icons, Apache-2.0): no emoji font or icon file needed.
+  var ICONS = {
+    chat: "M20 2H4c-1.1 0-2 .9-2 2v18l4-4h14c1.1 0 2-.9 2-2V4c0-1.1-.9-2-2-2z",
+    thumb: "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z"
+  };
+  function icon(name, size, flip) {
+    var NS = "http://www.w3.org/2000/svg", svg = document.createElementNS(NS, "svg"), path = document.createElementNS(NS, "path");
+    svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("width", size); svg.setAttribute("height", size);
+    svg.setAttribute("aria-hidden", "true"); svg.setAttribute("focusable", "false"); svg.setAttribute("fill", "currentColor");
+    path.setAttribute("d", ICONS[name]); if (flip) path.setAttribute("transform", "rotate(180 12 12)");
+    svg.appendChild(path); return svg;
+  }
   var panel = el("section", "panel");
   panel.id = "sb-panel"; panel.setAttribute("role", "dialog"); panel.setAttribute("aria-labelledby", "sb-title"); panel.lang = lang;
   var head = el("div", "head"); head.style.background = opts.color; head.style.color = opts.textColor;
@@ -120,11 +137,11 @@
   typing.appendChild(el("i")); typing.appendChild(el("i")); typing.appendChild(el("i")); typing.appendChild(el("span", "sr", T.typing));
   var statusEl = el("div", "status"); statusEl.setAttribute("role", "alert");
   var form = el("form", "form");
-  var input = el("textarea"); input.rows = 1; input.maxLength = 2000; input.setAttribute("aria-label", T.placeholder.replace(/\u2026$/, "")); input.placeholder = T.placeholder;
+  var input = el("textarea"); input.rows = 1; input.setAttribute("aria-label", T.placeholder.replace(/\u2026$/, "")); input.placeholder = T.placeholder;
   var sendBtn = el("button", null, T.send); sendBtn.type = "submit"; sendBtn.style.background = opts.color; sendBtn.style.color = opts.textColor;
   form.appendChild(input); form.appendChild(sendBtn);
   panel.appendChild(head); panel.appendChild(banner); panel.appendChild(logEl); panel.appendChild(statusEl); panel.appendChild(form);
-  var launch = el("button", "launch", "\uD83D\uDCAC");
+  var launch = el("button", "launch"); launch.appendChild(icon("chat", 28));
   launch.type = "button"; launch.style.background = opts.color; launch.style.color = opts.textColor;
   launch.setAttribute("aria-label", T.open); launch.setAttribute("aria-controls", "sb-panel"); launch.setAttribute("aria-expanded", "false");
   root.appendChild(panel); root.appendChild(launch);
@@ -135,7 +152,13 @@
   logEl.appendChild(typing);
 
   // -- rendering ----------------------------------------------------------------
-  function money(v) { return v == null ? "" : "$" + Number(v).toFixed(2); }
+  // The store's currency comes from /api/store; until then (or if that fails) prices show as USD.
+  var currency = (state.store && state.store.currency) || "USD";
+  function money(v) {
+    if (v == null) return "";
+    try { return new Intl.NumberFormat(lang, { style: "currency", currency: currency }).format(v); }
+    catch (e) { return Number(v).toFixed(2) + " " + currency; }
+  }
   function renderCard(p) {
     var c = el("div", "card"); c.setAttribute("role", "group"); c.setAttribute("aria-label", p.title);
     c.appendChild(el("h3", null, p.title));
@@ -195,8 +218,8 @@
       b.addEventListener("click", function () { openSource(s, b, meta); });
       meta.appendChild(b);
     });
-    [["\uD83D\uDC4D", 1, T.helpful], ["\uD83D\uDC4E", -1, T.unhelpful]].forEach(function (f) {
-      var b = el("button", "rate", f[0]); b.type = "button"; b.setAttribute("aria-label", f[2]);
+    [[false, 1, T.helpful], [true, -1, T.unhelpful]].forEach(function (f) {
+      var b = el("button", "rate"); b.type = "button"; b.setAttribute("aria-label", f[2]); b.appendChild(icon("thumb", 15, f[0]));
       b.setAttribute("aria-pressed", String(entry.rating === f[1]));
       b.addEventListener("click", function () {
         fetch(base + "/api/feedback", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sender: state.sender, turn_id: entry.turn_id, rating: f[1] }) })
@@ -226,9 +249,10 @@
     });
     banner.textContent = status; banner.hidden = !status;
   }
+  var greetingEl = null;
   function renderAll() {
     while (logEl.firstChild !== typing) logEl.removeChild(logEl.firstChild);
-    add(el("div", "msg bot", opts.greeting));
+    greetingEl = add(el("div", "msg bot", opts.greeting));
     if (!state.log.length && opts.quick.length) {
       var q = el("div", "quick"); q.setAttribute("role", "group");
       opts.quick.forEach(function (t) { var b = el("button", null, t); b.type = "button"; b.addEventListener("click", function () { q.remove(); ask(t); }); q.appendChild(b); });
@@ -259,14 +283,17 @@
     source = new EventSource(base + "/api/events?sender=" + encodeURIComponent(state.sender) + "&after=" + state.lastEventId);
     source.addEventListener("turn", onTurn);
     source.addEventListener("synced", function () {
-      statusEl.textContent = "";
+      // data-connection on the panel: "live" once caught up, "reconnecting" while the stream is down.
+      // Clears only its own "reconnecting" note: an error about a message stays until the next send.
+      if (statusEl.textContent === T.reconnecting) statusEl.textContent = "";
+      panel.setAttribute("data-connection", "live");
       if (pendingCheck) {  // a send failed mid-way: did the server get it?
         var p = pendingCheck; pendingCheck = null;
         if (!p.arrived) { input.value = p.text; statusEl.textContent = T.notSent; }
       }
     });
     source.addEventListener("error", function () {
-      statusEl.textContent = T.reconnecting;
+      statusEl.textContent = T.reconnecting; panel.setAttribute("data-connection", "reconnecting");
       if (source.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
     });
   }
@@ -345,6 +372,15 @@
   window.addEventListener("online", function () { if (source && source.readyState === EventSource.CLOSED) connect(); });
 
   renderAll(); setOpen(!!state.open);
+  // The store's own greeting (unless the tag sets one) and currency.
+  fetch(base + "/api/store").then(function (r) { return r.ok ? r.json() : null; }).then(function (s) {
+    if (!s) return;
+    if (s.currency && s.currency !== currency) { currency = s.currency; if (!busy) renderAll(); }
+    state.store = { currency: s.currency, greeting: s.greeting, language: s.language }; save();
+    if (!script.getAttribute("data-greeting") && storeGreeting(s)) {
+      opts.greeting = s.greeting; if (greetingEl) greetingEl.textContent = s.greeting;
+    }
+  }).catch(function () { /* defaults stay */ });
   // Follow the conversation live once there is one (agent replies, other tabs).
   if (state.log.length) connect();
 })();
