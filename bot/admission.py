@@ -113,3 +113,19 @@ class GenerationGate:
             "rejected_full": self.rejected_full,
             "rejected_timeout": self.rejected_timeout,
         }
+
+    def prometheus(self) -> str:
+        """The counters in Prometheus text format (appended to ``GET /metrics``)."""
+        stats = self.stats()
+        lines = [
+            "# TYPE shopbot_generation_active gauge",
+            f"shopbot_generation_active {stats['active']}",
+            "# TYPE shopbot_generation_waiting gauge",
+            f"shopbot_generation_waiting {stats['waiting']}",
+            "# TYPE shopbot_generation_admitted_total counter",
+            f"shopbot_generation_admitted_total {stats['admitted']}",
+            "# TYPE shopbot_generation_busy_total counter",
+            f'shopbot_generation_busy_total{{reason="queue_full"}} {stats["rejected_full"]}',
+            f'shopbot_generation_busy_total{{reason="timeout"}} {stats["rejected_timeout"]}',
+        ]
+        return "\n".join(lines) + "\n"

@@ -265,7 +265,11 @@ async def feedback(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[METRICS_KEY].render(), content_type="text/plain")
+    text = request.app[METRICS_KEY].render()
+    gate = getattr(request.app.get(BOT_KEY), "generation_gate", None)
+    if gate is not None:  # generation admission: in flight, queued, busy replies
+        text += gate.prometheus()
+    return web.Response(text=text, content_type="text/plain")
 
 
 async def index_page(request: web.Request) -> web.FileResponse:

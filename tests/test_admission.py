@@ -89,6 +89,9 @@ async def test_questions_beyond_capacity_get_a_busy_reply_with_the_store_answer(
                 assert "business days" in text or "immediately" in text.lower(), text
                 assert reply["sources"]
         assert demo_bot.generation_gate.active == 0
+        metrics = await (await client.get("/metrics")).text()
+        assert 'shopbot_generation_busy_total{reason="queue_full"} 0' not in metrics
+        assert "shopbot_generation_admitted_total" in metrics
     finally:
         demo_bot.generation_gate = saved
         await client.close()
