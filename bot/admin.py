@@ -212,7 +212,9 @@ async def overview(request: web.Request) -> web.Response:
             "('action_abstain','action_clarify')"
         )[0][0]
         up, down = q(
-            "SELECT COALESCE(SUM(rating > 0), 0), COALESCE(SUM(rating < 0), 0) FROM feedback"
+            # CASE, not SUM(rating > 0): PostgreSQL does not sum booleans.
+            "SELECT COALESCE(SUM(CASE WHEN rating > 0 THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN rating < 0 THEN 1 ELSE 0 END), 0) FROM feedback"
         )[0]
         latency = q("SELECT AVG(latency_ms) FROM turns")[0][0]
         per_day = q("SELECT date(ts, 'unixepoch') d, COUNT(*) FROM turns GROUP BY d ORDER BY d")

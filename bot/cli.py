@@ -25,6 +25,7 @@ def _config(args: argparse.Namespace, **overrides):  # type: ignore[no-untyped-d
         "llm_adapter",
         "llm_base_url",
         "db_path",
+        "database_url",
     ):
         value = getattr(args, key, None)
         if value is not None:
@@ -107,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--db", dest="db_path", type=Path, help="conversation database file")
+    p.add_argument(
+        "--database-url",
+        help="PostgreSQL URL shared by several servers (env SHOPBOT_DATABASE_URL)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("chat", help="chat in the terminal, in-process or against a server")

@@ -27,6 +27,9 @@ class Config:
     port: int = 8080
     # Where the conversation log lives; default: the store's artifacts dir.
     db_path: Path | None = None
+    # A PostgreSQL URL (postgresql://user:pass@host:5432/db) shared by several server
+    # processes; set, it replaces the SQLite file at db_path. Env SHOPBOT_DATABASE_URL.
+    database_url: str | None = None
     max_message_chars: int = 2000
     max_body_bytes: int = 64 * 1024
     # Chat LM: backend "transformers" | "openai" | "none" (extractive answers only).
@@ -71,6 +74,10 @@ class Config:
             value = getattr(self, f.name)
             if f.name in ("llm_api_key", "admin_token") and value:
                 value = "***"
+            if f.name == "database_url" and value:
+                from bot.db import safe_url
+
+                value = safe_url(value)
             out[f.name] = str(value) if isinstance(value, Path) else value
         return out
 

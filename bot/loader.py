@@ -44,7 +44,8 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
     answerer = KnowledgeAnswerer(generator)
 
     db_path = config.db_path or artifacts.db_path
-    conversations = ConversationStore(db_path)
+    # PostgreSQL when configured (shared by every server process), else the SQLite file.
+    conversations = ConversationStore(config.database_url or db_path)
     order_book = None
     if store.orders_path or store.customers_path:
         order_book = OrderBook(

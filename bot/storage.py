@@ -1,15 +1,16 @@
-"""The conversation store: turn log, feedback and per-sender state in SQLite.
+"""The conversation store: turn log, feedback, per-sender state and the handoff queue.
 
-SQLite in WAL mode is the embedded default: readers never block the writer
-and a crash loses nothing that was committed. Every method is synchronous and
-thread-safe; the async server calls them through ``asyncio.to_thread``.
+One interface over two databases (``bot/db.py``): SQLite in WAL mode, the
+embedded default, where readers never block the writer and a crash loses
+nothing that was committed; or PostgreSQL, which several server processes
+share (``database_url``). Every method is synchronous and thread-safe; the
+async server calls them through ``asyncio.to_thread``. The schema is managed
+by numbered migrations (``bot/migrations.py``), applied when a store opens.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -17,58 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.db import Database, Session, open_database
+from bot.migrations import migrate
 from bot.privacy import redact_history, redact_turn
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS turns (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    turn_id TEXT NOT NULL UNIQUE,
-    sender TEXT NOT NULL,
-    ts REAL NOT NULL,
-    user_text TEXT NOT NULL,
-    intent TEXT,
-    confidence REAL,
-    entities TEXT NOT NULL DEFAULT '[]',
-    sources TEXT NOT NULL DEFAULT '[]',
-    action TEXT,
-    reply TEXT NOT NULL DEFAULT '[]',
-    reply_text TEXT NOT NULL DEFAULT '',
-    handoff INTEGER NOT NULL DEFAULT 0,
-    fallback INTEGER NOT NULL DEFAULT 0,
-    latency_ms REAL,
-    author TEXT NOT NULL DEFAULT 'bot'
-);
-CREATE INDEX IF NOT EXISTS turns_sender ON turns(sender, id);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    turn_id TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    rating INTEGER NOT NULL,
-    comment TEXT,
-    ts REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS feedback_turn ON feedback(turn_id);
-CREATE TABLE IF NOT EXISTS conversations (
-    sender TEXT PRIMARY KEY,
-    slots TEXT NOT NULL DEFAULT '{}',
-    history TEXT NOT NULL DEFAULT '[]',
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS handoffs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sender TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    claimed_by TEXT,
-    claimed_at REAL,
-    closed_at REAL,
-    closed_by TEXT
-);
-CREATE INDEX IF NOT EXISTS handoffs_sender ON handoffs(sender, closed_at);
-"""
 
 HISTORY_TURNS = 10
 
@@ -108,37 +60,30 @@ class TurnRecord:
 
 
 class ConversationStore:
-    """SQLite-backed log and state; one instance per process."""
+    """The log and state of every conversation; one instance per process.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
+    ``location`` is a SQLite file path or a ``postgresql://`` URL.
+    """
+
+    def __init__(self, location: str | Path) -> None:
+        self.db: Database = open_database(location)
+        # A Path for SQLite (training and tools read the file), None for PostgreSQL.
+        self.path: Path | None = getattr(self.db, "path", None)
+        self.location = self.db.location
         # Called with a sender after anything is logged for it (bot/live.py wakes streams).
         self._listeners: list[Callable[[str], None]] = []
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-        except sqlite3.DatabaseError as exc:
-            raise RuntimeError(
-                f"cannot open the conversation database {self.path}: {exc}. "
-                "Move the file away to start a fresh log."
-            ) from exc
+            migrate(self.db)
+        except BaseException:
+            self.db.close()
+            raise
 
     # -- conversation state -------------------------------------------------
     def load_conversation(self, sender: str) -> Conversation:
         """The sender's slots and recent history (empty for a new sender)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT slots, history FROM conversations WHERE sender = ?", (sender,)
-            ).fetchone()
+        row = self.db.fetchone(
+            "SELECT slots, history FROM conversations WHERE sender = ?", (sender,)
+        )
         if row is None:
             return Conversation(sender=sender)
         return Conversation(sender=sender, slots=json.loads(row[0]), history=json.loads(row[1]))
@@ -151,53 +96,48 @@ class ConversationStore:
         """
         turn = redact_turn(turn)
         history = redact_history(conversation.history[-2 * HISTORY_TURNS :])
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    """INSERT INTO turns (turn_id, sender, ts, user_text, intent, confidence,
-                       entities, sources, action, reply, reply_text, handoff, fallback,
-                       latency_ms, author) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                    (
-                        turn.turn_id,
-                        turn.sender,
-                        turn.ts,
-                        turn.user_text,
-                        turn.intent,
-                        turn.confidence,
-                        json.dumps(turn.entities, ensure_ascii=False),
-                        json.dumps(turn.sources, ensure_ascii=False),
-                        turn.action,
-                        json.dumps(turn.messages, ensure_ascii=False),
-                        turn.reply_text,
-                        int(turn.handoff),
-                        int(turn.fallback),
-                        turn.latency_ms,
-                        turn.author,
-                    ),
-                )
-                self._db.execute(
-                    """INSERT INTO conversations (sender, slots, history, updated_at)
-                       VALUES (?,?,?,?) ON CONFLICT(sender) DO UPDATE SET
-                       slots = excluded.slots, history = excluded.history,
-                       updated_at = excluded.updated_at""",
-                    (
-                        conversation.sender,
-                        json.dumps(conversation.slots, ensure_ascii=False),
-                        json.dumps(history, ensure_ascii=False),
-                        turn.ts,
-                    ),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.db.transaction() as tx:
+            tx.lock_log()
+            tx.run(
+                """INSERT INTO turns (turn_id, sender, ts, user_text, intent, confidence,
+                   entities, sources, action, reply, reply_text, handoff, fallback,
+                   latency_ms, author) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (
+                    turn.turn_id,
+                    turn.sender,
+                    turn.ts,
+                    turn.user_text,
+                    turn.intent,
+                    _float(turn.confidence),
+                    json.dumps(turn.entities, ensure_ascii=False),
+                    json.dumps(turn.sources, ensure_ascii=False),
+                    turn.action,
+                    json.dumps(turn.messages, ensure_ascii=False),
+                    turn.reply_text,
+                    int(turn.handoff),
+                    int(turn.fallback),
+                    _float(turn.latency_ms),
+                    turn.author,
+                ),
+            )
+            tx.run(
+                """INSERT INTO conversations (sender, slots, history, updated_at)
+                   VALUES (?,?,?,?) ON CONFLICT(sender) DO UPDATE SET
+                   slots = excluded.slots, history = excluded.history,
+                   updated_at = excluded.updated_at""",
+                (
+                    conversation.sender,
+                    json.dumps(conversation.slots, ensure_ascii=False),
+                    json.dumps(history, ensure_ascii=False),
+                    float(turn.ts),
+                ),
+            )
+            self.db.notify(tx, turn.sender)
         self._notify(turn.sender)
 
     def reset_conversation(self, sender: str) -> None:
         """Forget the sender's slots and history (the log stays)."""
-        with self._lock:
-            self._db.execute("DELETE FROM conversations WHERE sender = ?", (sender,))
+        self.db.run("DELETE FROM conversations WHERE sender = ?", (sender,))
 
     # -- log and feedback ---------------------------------------------------
     def turns(self, sender: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -208,56 +148,56 @@ class ConversationStore:
             query += " WHERE sender = ?"
             args = (sender,)
         query += " ORDER BY id DESC LIMIT ?"
-        with self._lock:
-            cur = self._db.execute(query, (*args, limit))
-            cols = [c[0] for c in cur.description]
-            rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        rows = self.db.fetch_dicts(query, (*args, limit))
         for r in rows:
             for key in ("entities", "sources", "reply"):
                 r[key] = json.loads(r[key])
         return rows[::-1]
 
     def get_turn(self, turn_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT sender FROM turns WHERE turn_id = ?", (turn_id,)
-            ).fetchone()
+        """The sender a logged turn belongs to (feedback checks it), or None."""
+        row = self.db.fetchone("SELECT sender FROM turns WHERE turn_id = ?", (turn_id,))
         return {"turn_id": turn_id, "sender": row[0]} if row else None
 
     def add_feedback(self, turn_id: str, sender: str, rating: int, comment: str | None) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO feedback (turn_id, sender, rating, comment, ts) VALUES (?,?,?,?,?)",
-                (turn_id, sender, rating, comment, time.time()),
-            )
+        """Record a customer's rating of one turn."""
+        self.db.run(
+            "INSERT INTO feedback (turn_id, sender, rating, comment, ts) VALUES (?,?,?,?,?)",
+            (turn_id, sender, int(rating), comment, time.time()),
+        )
 
     def feedback(self, turn_id: str | None = None) -> list[dict[str, Any]]:
+        """Recorded feedback (of one turn, or all), oldest first."""
         query = "SELECT turn_id, sender, rating, comment, ts FROM feedback"
         args: tuple[Any, ...] = ()
         if turn_id:
             query += " WHERE turn_id = ?"
             args = (turn_id,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY id", args).fetchall()
-        return [
-            dict(zip(("turn_id", "sender", "rating", "comment", "ts"), r, strict=True))
-            for r in rows
-        ]
+        return self.db.fetch_dicts(query + " ORDER BY id", args)
 
     def count_turns(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM turns").fetchone()[0])
+        """How many turns the log holds."""
+        row = self.db.fetchone("SELECT COUNT(*) FROM turns")
+        return int(row[0]) if row else 0
 
     # -- live events, agent messages and the handoff queue ----------------------
     # The turns table is the event log: its row id is the event id a live
     # stream resumes from, so a reconnecting client gets exactly what it missed.
     def add_listener(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(sender)`` (from any thread) after each write for that sender."""
+        """Call ``listener(sender)`` (from any thread) after each write for that sender.
+
+        On PostgreSQL this includes writes by other server processes (LISTEN/NOTIFY).
+        """
         self._listeners.append(listener)
+        self.db.listen(listener)
 
     def remove_listener(self, listener: Callable[[str], None]) -> None:
+        """Stop calling ``listener``."""
         if listener in self._listeners:
             self._listeners.remove(listener)
+        unlisten = getattr(self.db, "unlisten", None)
+        if unlisten is not None:
+            unlisten(listener)
 
     def _notify(self, sender: str) -> None:
         for listener in list(self._listeners):
@@ -269,45 +209,44 @@ class ConversationStore:
     def _append_turn(self, turn: TurnRecord, history_add: dict[str, str] | None = None) -> int:
         """Insert one (redacted) turn row; optionally extend the sender's LM history."""
         turn = redact_turn(turn)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = self._db.execute(
-                    """INSERT INTO turns (turn_id, sender, ts, user_text, action, reply,
-                       reply_text, handoff, author) VALUES (?,?,?,?,?,?,?,?,?)""",
-                    (
-                        turn.turn_id,
-                        turn.sender,
-                        turn.ts,
-                        turn.user_text,
-                        turn.action,
-                        json.dumps(turn.messages, ensure_ascii=False),
-                        turn.reply_text,
-                        int(turn.handoff),
-                        turn.author,
-                    ),
-                )
-                row_id = int(cur.lastrowid or 0)
-                if history_add is not None:
-                    row = self._db.execute(
-                        "SELECT history FROM conversations WHERE sender = ?", (turn.sender,)
-                    ).fetchone()
-                    if row is not None:
-                        history = json.loads(row[0]) + redact_history([history_add])
-                        self._db.execute(
-                            "UPDATE conversations SET history = ?, updated_at = ? WHERE sender = ?",
-                            (
-                                json.dumps(history[-2 * HISTORY_TURNS :], ensure_ascii=False),
-                                turn.ts,
-                                turn.sender,
-                            ),
-                        )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.db.transaction() as tx:
+            tx.lock_log()
+            row = tx.fetchone(
+                """INSERT INTO turns (turn_id, sender, ts, user_text, action, reply,
+                   reply_text, handoff, author) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id""",
+                (
+                    turn.turn_id,
+                    turn.sender,
+                    turn.ts,
+                    turn.user_text,
+                    turn.action,
+                    json.dumps(turn.messages, ensure_ascii=False),
+                    turn.reply_text,
+                    int(turn.handoff),
+                    turn.author,
+                ),
+            )
+            row_id = int(row[0]) if row else 0
+            if history_add is not None:
+                self._extend_history(tx, turn, history_add)
+            self.db.notify(tx, turn.sender)
         self._notify(turn.sender)
         return row_id
+
+    @staticmethod
+    def _extend_history(tx: Session, turn: TurnRecord, history_add: dict[str, str]) -> None:
+        row = tx.fetchone("SELECT history FROM conversations WHERE sender = ?", (turn.sender,))
+        if row is None:
+            return
+        history = json.loads(row[0]) + redact_history([history_add])
+        tx.run(
+            "UPDATE conversations SET history = ?, updated_at = ? WHERE sender = ?",
+            (
+                json.dumps(history[-2 * HISTORY_TURNS :], ensure_ascii=False),
+                float(turn.ts),
+                turn.sender,
+            ),
+        )
 
     def log_agent_message(self, sender: str, text: str, agent: str) -> dict[str, Any]:
         """Log a human agent's answer (``author='agent'``; fine-tuning learns from these).
@@ -340,12 +279,11 @@ class ConversationStore:
 
     def events_after(self, sender: str, after_id: int, limit: int = 200) -> list[dict[str, Any]]:
         """The sender's logged turns with row id above ``after_id``, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                """SELECT id, turn_id, ts, author, user_text, reply, sources, action, handoff
-                   FROM turns WHERE sender = ? AND id > ? ORDER BY id LIMIT ?""",
-                (sender, after_id, limit),
-            ).fetchall()
+        rows = self.db.fetch(
+            """SELECT id, turn_id, ts, author, user_text, reply, sources, action, handoff
+               FROM turns WHERE sender = ? AND id > ? ORDER BY id LIMIT ?""",
+            (sender, int(after_id), int(limit)),
+        )
         return [
             {
                 "id": r[0],
@@ -363,16 +301,16 @@ class ConversationStore:
 
     def changes_after(self, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
         """Row id, sender and author of every turn logged after ``after_id`` (the inbox feed)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, sender, author FROM turns WHERE id > ? ORDER BY id LIMIT ?",
-                (after_id, limit),
-            ).fetchall()
+        rows = self.db.fetch(
+            "SELECT id, sender, author FROM turns WHERE id > ? ORDER BY id LIMIT ?",
+            (int(after_id), int(limit)),
+        )
         return [{"id": r[0], "sender": r[1], "author": r[2] or "bot"} for r in rows]
 
     def last_event_id(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM turns").fetchone()[0])
+        """The row id of the newest logged turn (0 for an empty log)."""
+        row = self.db.fetchone("SELECT COALESCE(MAX(id), 0) FROM turns")
+        return int(row[0]) if row else 0
 
     _HANDOFF_COLS = "id, sender, reason, created_at, claimed_by, claimed_at, closed_at, closed_by"
 
@@ -383,74 +321,81 @@ class ConversationStore:
 
     def open_handoff(self, sender: str, reason: str) -> dict[str, Any]:
         """Put the conversation in the agents' queue (idempotent while one is open)."""
-        with self._lock:
-            current = self.get_open_handoff(sender)
+        with self.db.transaction() as tx:
+            # The log lock also serialises queue writers across processes: one open row.
+            tx.lock_log()
+            current = self._open_handoff(tx, sender)
             if current is None:
-                self._db.execute(
+                tx.run(
                     "INSERT INTO handoffs (sender, reason, created_at) VALUES (?,?,?)",
                     (sender, reason, time.time()),
                 )
-                current = self.get_open_handoff(sender)
+                current = self._open_handoff(tx, sender)
         assert current is not None
         return current
 
-    def get_open_handoff(self, sender: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute(
+    def _open_handoff(self, session: Session, sender: str) -> dict[str, Any] | None:
+        return self._handoff_row(
+            session.fetchone(
                 f"SELECT {self._HANDOFF_COLS} FROM handoffs "
                 "WHERE sender = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1",
                 (sender,),
-            ).fetchone()
-        return self._handoff_row(row)
+            )
+        )
+
+    def get_open_handoff(self, sender: str) -> dict[str, Any] | None:
+        """The sender's open handoff, or None."""
+        return self._open_handoff(self.db, sender)
 
     def open_handoffs(self) -> list[dict[str, Any]]:
         """The queue: open handoffs, oldest first, with the latest customer message."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {self._HANDOFF_COLS} FROM handoffs WHERE closed_at IS NULL ORDER BY id"
-            ).fetchall()
-            out = []
-            for row in rows:
-                item = self._handoff_row(row)
-                assert item is not None
-                last = self._db.execute(
-                    """SELECT user_text, ts FROM turns WHERE sender = ? AND user_text != ''
-                       ORDER BY id DESC LIMIT 1""",
-                    (item["sender"],),
-                ).fetchone()
-                item["last_message"], item["last_ts"] = (last[0], last[1]) if last else ("", None)
-                out.append(item)
+        rows = self.db.fetch(
+            f"SELECT {self._HANDOFF_COLS} FROM handoffs WHERE closed_at IS NULL ORDER BY id"
+        )
+        out = []
+        for row in rows:
+            item = self._handoff_row(row)
+            assert item is not None
+            last = self.db.fetchone(
+                """SELECT user_text, ts FROM turns WHERE sender = ? AND user_text != ''
+                   ORDER BY id DESC LIMIT 1""",
+                (item["sender"],),
+            )
+            item["last_message"], item["last_ts"] = (last[0], last[1]) if last else ("", None)
+            out.append(item)
         return out
 
     def claim_handoff(self, sender: str, agent: str) -> tuple[bool, dict[str, Any] | None]:
         """Claim the open handoff for ``agent``; exactly one agent wins a race.
 
         Returns (claimed, handoff): ``claimed`` is true when ``agent`` holds it now.
+        The conditional UPDATE is atomic in both databases, across processes too.
         """
-        with self._lock:
-            self._db.execute(
+        with self.db.transaction() as tx:
+            tx.run(
                 """UPDATE handoffs SET claimed_by = ?, claimed_at = ?
                    WHERE sender = ? AND closed_at IS NULL AND claimed_by IS NULL""",
                 (agent, time.time(), sender),
             )
-            current = self.get_open_handoff(sender)
+            current = self._open_handoff(tx, sender)
         return bool(current and current["claimed_by"] == agent), current
 
     def close_handoff(self, sender: str, by: str) -> None:
         """Take the conversation out of the queue (handed back, or the customer restarted)."""
-        with self._lock:
-            self._db.execute(
+        with self.db.transaction() as tx:
+            tx.run(
                 "UPDATE handoffs SET closed_at = ?, closed_by = ? "
                 "WHERE sender = ? AND closed_at IS NULL",
                 (time.time(), by, sender),
             )
+            self.db.notify(tx, sender)
         self._notify(sender)
 
     def close(self) -> None:
-        """Checkpoint the WAL and close; safe to call twice."""
-        with self._lock:
-            try:
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                self._db.close()
-            except sqlite3.ProgrammingError:
-                pass
+        """Close the database (SQLite: checkpoint the WAL); safe to call twice."""
+        self.db.close()
+
+
+def _float(value: Any) -> float | None:
+    # numpy scalars and ints bind as doubles in both databases.
+    return None if value is None else float(value)

@@ -71,3 +71,96 @@ def demo_bot(demo_config, small_generator):
     bot = load_bot_sync(demo_config, progress=False, generator=small_generator)
     yield bot
     bot.conversations.close()
+
+
+def _postgres_bin() -> Path | None:
+    """The newest installed PostgreSQL's bin directory (Debian layout), if any."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn():
+    """A throwaway PostgreSQL server on 127.0.0.1 for the session: its base DSN.
+
+    initdb into a temp dir, trust auth, a free port, unix socket in the same
+    dir. PostgreSQL refuses to run as root, so as root (CI) the cluster runs as
+    the ``postgres`` user the Debian package creates. Each test makes its own
+    database with ``new_postgres_database``.
+    """
+    import getpass
+    import socket
+    import subprocess
+    import tempfile
+
+    bindir = _postgres_bin()
+    require_system("PostgreSQL", bindir is not None)
+    assert bindir is not None
+    as_user: list[str] = []
+    run_as = getpass.getuser()
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("running as root and there is no 'postgres' user to run PostgreSQL as")
+        run_as = "postgres"
+        as_user = ["runuser", "-u", "postgres", "--"]
+    base = Path(tempfile.mkdtemp(prefix="shopbot-pg-"))
+    if as_user:
+        shutil.chown(base, "postgres")
+    data = base / "data"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def pg(*args: str) -> None:
+        # cwd: the postgres user may not be allowed into the caller's directory.
+        subprocess.run([*as_user, *args], check=True, capture_output=True, timeout=120, cwd=base)
+
+    try:
+        pg(str(bindir / "initdb"), "-D", str(data), "-U", "shopbot", "--auth=trust", "-E", "UTF8")
+        pg(
+            str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60",
+            "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off "
+            "-c max_connections=200",
+            "start",
+        )  # fmt: skip
+    except subprocess.CalledProcessError as exc:
+        log = (base / "log").read_text() if (base / "log").exists() else ""
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"could not start PostgreSQL as {run_as}: {exc.stderr.decode()} {log}")
+    try:
+        yield f"postgresql://shopbot@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            cwd=base,
+            timeout=60,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def new_postgres_database(dsn: str) -> str:
+    """A fresh, empty database on the ``postgres_dsn`` server: its URL."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return dsn.rsplit("/", 1)[0] + f"/{name}"

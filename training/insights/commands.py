@@ -43,7 +43,7 @@ def open_engine(args: argparse.Namespace) -> Any:
             store.orders_path, store.customers_path, db_path.with_name("orders.db")
         )
     engine = InsightsEngine(
-        db_path,
+        config.database_url or db_path,
         store.products,
         encoder,
         gap_threshold=config.demand_gap_threshold,

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.db import Database
 from bot.insights_store import InsightsStore
 from training.insights.events import Catalog, turn_event
 from training.insights.profiles import explain, fold, rfm
@@ -30,7 +31,7 @@ class InsightsEngine:
 
     def __init__(
         self,
-        db_path: str | Path,
+        db_path: str | Path | Database,
         products: list[Any],
         encoder: Any | None = None,
         gap_threshold: float = 0.6,
@@ -47,7 +48,7 @@ class InsightsEngine:
     def for_bot(cls, bot: Any, gap_threshold: float = 0.6) -> InsightsEngine:
         """The engine over a loaded bot's log, catalog and encoder."""
         return cls(
-            bot.conversations.path,
+            bot.conversations.db,  # shares the bot's connection (or PostgreSQL pool)
             bot.store.products,
             getattr(bot.index, "encoder", None),
             gap_threshold=gap_threshold,
