@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import re
 import sqlite3
 import threading
@@ -33,9 +34,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-# PostgreSQL advisory lock ids: writers of the turn log; the insights processor.
+# PostgreSQL advisory lock ids: writers of the turn log; the insights processor; the
+# class of per-conversation locks (two-key form: a separate space from the others).
 _LOG_LOCK_KEY = 0x5B07
 INSIGHTS_LOCK_KEY = 0x5B09
+_CONVERSATION_LOCK_CLASS = 0x5B0C
 
 
 class DatabaseError(RuntimeError):
@@ -110,6 +113,16 @@ class Database(Session):
 
     def notify(self, session: Session, sender: str) -> None:
         """Inside ``session``'s transaction: tell other processes about ``sender`` at commit."""
+
+    def lock_conversation(self, sender: str, timeout: float) -> bool:
+        """Hold ``sender``'s conversation against other processes; False if that timed out.
+
+        SQLite serves one process, whose own lock is enough: nothing to do.
+        """
+        return True
+
+    def unlock_conversation(self, sender: str) -> None:
+        """Release what ``lock_conversation`` took."""
 
     def close(self) -> None:
         raise NotImplementedError
@@ -221,6 +234,12 @@ async def _lazy(factory: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await factory(*args, **kwargs)
 
 
+def _conversation_key(sender: str) -> int:
+    """A stable signed 32-bit key for a sender (PostgreSQL's two-int advisory lock form)."""
+    digest = hashlib.blake2b(sender.encode("utf-8", "surrogatepass"), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def _pg_arg(value: Any) -> Any:
     # PostgreSQL text cannot hold NUL; SQLite can. Replace rather than fail the turn.
     if isinstance(value, str) and "\x00" in value:
@@ -280,6 +299,8 @@ class PostgresDatabase(Database):
         )
         self._thread.start()
         self._listen_conn: Any = None
+        self._lock_conn: Any = None
+        self._lock_guard = asyncio.Lock()  # one statement at a time on the lock connection
         self._callbacks: list[Callable[[str], None]] = []
         self._closed = False
         try:
@@ -340,6 +361,41 @@ class PostgresDatabase(Database):
         finally:
             self._call(self._pool.release(conn))
 
+    # -- one turn per conversation across processes: session advisory locks --------------
+    # Held on one dedicated connection per process, so a server that dies releases
+    # every lock it held the moment PostgreSQL notices the connection is gone.
+    def lock_conversation(self, sender: str, timeout: float) -> bool:
+        key = _conversation_key(sender)
+
+        async def acquire() -> bool:
+            deadline = self._loop.time() + timeout
+            while True:
+                async with self._lock_guard:
+                    if self._lock_conn is None or self._lock_conn.is_closed():
+                        self._lock_conn = await self._asyncpg.connect(self.location)
+                    got = await self._lock_conn.fetchval(
+                        "SELECT pg_try_advisory_lock($1, $2)", _CONVERSATION_LOCK_CLASS, key
+                    )
+                if got:
+                    return True
+                if self._loop.time() > deadline:
+                    return False
+                await asyncio.sleep(0.01)  # another server is mid-turn for this customer
+
+        return bool(self._call(acquire(), timeout=timeout + 30))
+
+    def unlock_conversation(self, sender: str) -> None:
+        key = _conversation_key(sender)
+
+        async def release() -> None:
+            async with self._lock_guard:
+                if self._lock_conn is not None and not self._lock_conn.is_closed():
+                    await self._lock_conn.fetchval(
+                        "SELECT pg_advisory_unlock($1, $2)", _CONVERSATION_LOCK_CLASS, key
+                    )
+
+        self._call(release())
+
     # -- cross-process wake-ups: LISTEN/NOTIFY ------------------------------------------
     def notify(self, session: Session, sender: str) -> None:
         # Delivered at commit, to every process listening (including this one).
@@ -373,8 +429,9 @@ class PostgresDatabase(Database):
             return
 
         async def shutdown() -> None:
-            if self._listen_conn is not None:
-                await self._listen_conn.close()
+            for conn in (self._listen_conn, self._lock_conn):
+                if conn is not None and not conn.is_closed():
+                    await conn.close()
             await asyncio.wait_for(self._pool.close(), 10)
 
         try:

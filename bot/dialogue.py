@@ -91,6 +91,33 @@ async def _admitted() -> AsyncIterator[bool]:
     yield True
 
 
+@asynccontextmanager
+async def _shared_lock(store: ConversationStore, sender: str) -> AsyncIterator[None]:
+    """The store's cross-process lock on one conversation, released even on cancellation."""
+    loop = asyncio.get_running_loop()
+    acquiring = asyncio.ensure_future(asyncio.to_thread(store.lock_conversation, sender))
+    try:
+        locked = await asyncio.shield(acquiring)
+    except asyncio.CancelledError:
+        # The worker thread may still get the lock: give it back when it does.
+        def give_back(f: asyncio.Future[bool]) -> None:
+            if not f.cancelled() and f.exception() is None and f.result():
+                loop.run_in_executor(None, store.unlock_conversation, sender)
+
+        acquiring.add_done_callback(give_back)
+        raise
+    if not locked:
+        log.warning("conversation %s: another server held it too long; going ahead", sender)
+    try:
+        yield
+    finally:
+        if locked:
+            try:
+                await asyncio.shield(asyncio.to_thread(store.unlock_conversation, sender))
+            except Exception:  # the database connection went away: its locks went with it
+                log.exception("conversation %s: releasing the shared lock failed", sender)
+
+
 @dataclass
 class Reply:
     """Everything one turn produced; the API's response is built from it."""
@@ -232,12 +259,24 @@ class Bot:
                 )
             yield {"type": "done", "reply": reply}
 
-    def lock_for(self, sender: str) -> asyncio.Lock:
-        """The lock that serialises everything that changes one conversation's state."""
+    @asynccontextmanager
+    async def lock_for(self, sender: str) -> AsyncIterator[None]:
+        """Serialise everything that changes one conversation's state.
+
+        In this process an asyncio lock; with PostgreSQL shared by several server
+        processes, the store's conversation lock as well (bot/storage.py), so a
+        customer's two quick messages on two servers cannot both start from the
+        same slots.
+        """
         loop = asyncio.get_running_loop()
         if loop is not self._locks_loop:  # locks belong to one event loop
             self._sender_locks, self._locks_loop = {}, loop
-        return self._sender_locks.setdefault(sender, asyncio.Lock())
+        async with self._sender_locks.setdefault(sender, asyncio.Lock()):
+            if getattr(self.conversations, "shared", False):
+                async with _shared_lock(self.conversations, sender):
+                    yield
+            else:
+                yield
 
     async def hand_back(self, sender: str, agent: str) -> None:
         """An agent returns the conversation to the bot: clear the handoff, tell the customer."""

@@ -11,6 +11,7 @@ by numbered migrations (``bot/migrations.py``), applied when a store opens.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from bot.migrations import migrate
 from bot.privacy import redact_history, redact_turn
 
 HISTORY_TURNS = 10
+# How long a turn waits for another server process to finish one for the same customer.
+LOCK_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
@@ -70,8 +73,12 @@ class ConversationStore:
         # A Path for SQLite (training and tools read the file), None for PostgreSQL.
         self.path: Path | None = getattr(self.db, "path", None)
         self.location = self.db.location
+        # Shared by several server processes (PostgreSQL): turns take the conversation lock.
+        self.shared = self.db.dialect == "postgres"
         # Called with a sender after anything is logged for it (bot/live.py wakes streams).
         self._listeners: list[Callable[[str], None]] = []
+        self._local_locks: dict[str, list[Any]] = {}
+        self._locks_guard = threading.Lock()
         try:
             migrate(self.db)
         except BaseException:
@@ -134,6 +141,49 @@ class ConversationStore:
             )
             self.db.notify(tx, turn.sender)
         self._notify(turn.sender)
+
+    def lock_conversation(self, sender: str, timeout: float = LOCK_TIMEOUT_SECONDS) -> bool:
+        """Take ``sender``'s conversation for one turn: load, decide, save, then unlock.
+
+        Within a process the server's own lock already serialises a customer's
+        turns; this also holds off other server processes sharing PostgreSQL, so
+        two messages landing on two servers at once cannot both start from the
+        same slots. Returns False when the wait timed out (the turn proceeds:
+        answering late-but-unlocked beats not answering).
+        """
+        with self._locks_guard:
+            # [lock, holders and waiters]: dropped when nobody needs it (no growth per sender).
+            entry = self._local_locks.setdefault(sender, [threading.Lock(), 0])
+            entry[1] += 1
+        if entry[0].acquire(timeout=timeout):
+            try:
+                if self.db.lock_conversation(sender, timeout):
+                    return True
+            except BaseException:
+                self._release_local(sender)
+                raise
+            self._release_local(sender)
+            return False
+        self._forget_local(sender)
+        return False
+
+    def unlock_conversation(self, sender: str) -> None:
+        """Release a lock taken by ``lock_conversation`` (from any thread)."""
+        try:
+            self.db.unlock_conversation(sender)
+        finally:
+            self._release_local(sender)
+
+    def _release_local(self, sender: str) -> None:
+        self._local_locks[sender][0].release()
+        self._forget_local(sender)
+
+    def _forget_local(self, sender: str) -> None:
+        with self._locks_guard:
+            entry = self._local_locks[sender]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._local_locks[sender]
 
     def reset_conversation(self, sender: str) -> None:
         """Forget the sender's slots and history (the log stays)."""

@@ -209,3 +209,28 @@ def test_a_conversation_alternating_between_two_servers_keeps_slots_and_history(
         assert queued["claimed_by"] == "sam"
     finally:
         store.close()
+
+
+def test_simultaneous_messages_on_both_servers_all_reach_the_history(
+    two_servers: tuple[list[str], str],
+) -> None:
+    # Without a lock across processes, turns that start together load the same
+    # history and the last save wins: messages would vanish from the LM context.
+    (a, b), url = two_servers
+    sender = f"rush-{uuid.uuid4().hex[:8]}"
+    asks = [f"do you have gift cards, question {i}?" for i in range(6)]
+
+    async def rush() -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+            await asyncio.gather(
+                *(_say(http, (a, b)[i % 2], sender, q) for i, q in enumerate(asks))
+            )
+
+    asyncio.run(rush())
+    store = ConversationStore(url)
+    try:
+        history = [h["content"] for h in store.load_conversation(sender).history]
+        assert sorted(h for h in history if h in asks) == sorted(asks)
+        assert len(store.turns(sender)) == len(asks)
+    finally:
+        store.close()

@@ -307,3 +307,49 @@ def test_postgres_listeners_hear_writes_from_other_processes(postgres_dsn: str) 
     finally:
         writer.close()
         reader.close()
+
+
+def _increment(store: ConversationStore, sender: str, times: int) -> None:
+    """Read-modify-write of a slot, one locked turn at a time (what a server turn does)."""
+    for i in range(times):
+        assert store.lock_conversation(sender)
+        try:
+            conv = store.load_conversation(sender)
+            conv.slots["n"] = conv.slots.get("n", 0) + 1
+            store.save_turn(_turn(sender, f"turn {i}"), conv)
+        finally:
+            store.unlock_conversation(sender)
+
+
+def test_locked_turns_of_one_conversation_lose_no_update(store: ConversationStore) -> None:
+    threads = [threading.Thread(target=_increment, args=(store, "busy", 10)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.load_conversation("busy").slots["n"] == 40
+    assert store._local_locks == {}  # nothing left behind per sender
+
+
+def test_postgres_conversation_lock_holds_off_other_processes(postgres_dsn: str) -> None:
+    url = new_postgres_database(postgres_dsn)
+    a, b = ConversationStore(url), ConversationStore(url)
+    try:
+        assert a.shared and b.shared
+        # Two "servers", two threads each, one customer: every increment survives.
+        threads = [threading.Thread(target=_increment, args=(s, "hop", 8)) for s in (a, b, a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert a.load_conversation("hop").slots["n"] == 32
+        assert a.lock_conversation("held")
+        assert not b.lock_conversation("held", timeout=0.2)  # A holds it
+        assert b.lock_conversation("other", timeout=5)  # other customers are not blocked
+        b.unlock_conversation("other")
+        a.close()  # a server that goes away releases its locks with its connection
+        assert b.lock_conversation("held", timeout=10)
+        b.unlock_conversation("held")
+    finally:
+        a.close()
+        b.close()
