@@ -284,13 +284,17 @@ async def widget_js(request: web.Request) -> web.FileResponse:
 
 async def store_info(request: web.Request) -> web.Response:
     """What the widget needs to greet the customer."""
-    settings = request.app[BOT_KEY].settings
+    bot = request.app[BOT_KEY]
+    settings = bot.settings
+    # The chat model's name only ("qwen2.5-0.5b+adapter"), never a path: this route is public.
+    generator = getattr(getattr(bot, "answerer", None), "generator", None)
     return web.json_response(
         {
             "name": settings.name,
             "greeting": settings.greeting,
             "language": settings.language,
             "currency": settings.currency,
+            "model": getattr(generator, "name", None),
         }
     )
 
