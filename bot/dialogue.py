@@ -26,6 +26,7 @@ from typing import Any
 from bot.action_runner import ActionError, ActionRunner, apply_events, tracker_state
 from bot.admission import GenerationGate
 from bot.config import Config
+from bot.escalation import offer_handoff_if_needed
 from bot.grounding import extractive_answer
 from bot.storage import Conversation, ConversationStore, TurnRecord
 
@@ -250,6 +251,9 @@ class Bot:
                 turn = _Turn(conv, text, parse)
                 async for event in self._decide(turn):
                     yield event
+                if self.config.escalation_enabled and not was_handed_off:
+                    # Going badly (sharp negative turn, two failures)? Offer a person first.
+                    offer_handoff_if_needed(turn, self.config.escalation_sentiment_drop)
                 if turn.slots.get("handoff") and not was_handed_off:
                     turn.slots["handoff_reason"] = self._handoff_reason(turn)
             reply = await self._finish(turn, started)
