@@ -272,6 +272,25 @@ def evaluate(result: dict[str, Any], days: int) -> dict[str, Any]:
             "last_week_per_day": round(float(y[-week:].mean()), 2),
             "slope_per_day": round(slope, 3),
         }
+    # The demand-signal series the merchant would forecast: backtest every model on them.
+    from bot.escalation import offer_stats
+    from training.insights.forecast import backtest
+
+    forecasts = {}
+    for category in ("Kitchen", "Garden & Patio", None):
+        _, y = daily_series(engine.store, "mention", "category", category, first, last)
+        try:
+            bt = backtest(y, h=7, m=7, origins=2)
+        except ValueError as exc:
+            forecasts[category or "all categories"] = {"error": str(exc)}
+            continue
+        forecasts[category or "all categories"] = {
+            "scores": {
+                k: {"mase": round(v["mase"], 3), "smape": round(v["smape"], 1)}
+                for k, v in bt.scores.items()
+            },
+            "chosen": bt.winner(),
+        }
     lat = result["latencies"]
     p50 = {k: statistics.median(v) for k, v in lat.items() if v}
     mean = {k: statistics.fmean(v) for k, v in lat.items() if v}
@@ -288,6 +307,8 @@ def evaluate(result: dict[str, Any], days: int) -> dict[str, Any]:
         "top_gaps": [(g["label"], g["requests"], g["customers"]) for g in gaps[:8]],
         "planted_gap_ranks": ranks,
         "trends": trends,
+        "demand_forecast_backtest": forecasts,
+        "handoff_offers": offer_stats(engine.store.query),
         "latency_ms": {
             "insights_on": {
                 "p50": round(p50[True], 1),
