@@ -302,7 +302,8 @@ class PostgresDatabase(Database):
         self._lock_conn: Any = None
         self._lock_guard = asyncio.Lock()  # one statement at a time on the lock connection
         self._callbacks: list[Callable[[str], None]] = []
-        self._closed = False
+        self._closed = self._closing = False
+        self._reconnecting: asyncio.Task[None] | None = None
         try:
             # The pool is built on its own loop (asyncpg binds it to the running loop).
             self._pool = self._call(
@@ -404,13 +405,30 @@ class PostgresDatabase(Database):
     def listen(self, callback: Callable[[str], None]) -> None:
         self._callbacks.append(callback)
         if self._listen_conn is None:
+            self._listen_conn = self._call(self._connect_listener())
 
-            async def start() -> Any:
-                conn = await self._asyncpg.connect(self.location)
-                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
-                return conn
+    async def _connect_listener(self) -> Any:
+        conn = await self._asyncpg.connect(self.location)
+        await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        conn.add_termination_listener(self._on_listener_lost)
+        return conn
 
-            self._listen_conn = self._call(start())
+    def _on_listener_lost(self, _conn: Any) -> None:
+        # PostgreSQL restarted or the network dropped: reconnect in the background.
+        # Meanwhile live streams still poll the log at each keepalive.
+        if not self._closing:
+            self._reconnecting = self._loop.create_task(self._reconnect_listener())
+
+    async def _reconnect_listener(self) -> None:
+        delay = 0.5
+        while not self._closing:
+            try:
+                self._listen_conn = await self._connect_listener()
+            except Exception:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            else:
+                return
 
     def unlisten(self, callback: Callable[[str], None]) -> None:
         if callback in self._callbacks:
@@ -428,7 +446,11 @@ class PostgresDatabase(Database):
         if self._closed:
             return
 
+        self._closing = True  # our own close of the listener is not a lost connection
+
         async def shutdown() -> None:
+            if self._reconnecting is not None:
+                self._reconnecting.cancel()
             for conn in (self._listen_conn, self._lock_conn):
                 if conn is not None and not conn.is_closed():
                     await conn.close()

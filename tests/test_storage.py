@@ -304,6 +304,18 @@ def test_postgres_listeners_hear_writes_from_other_processes(postgres_dsn: str) 
     try:
         writer.save_turn(_turn("s9"), Conversation("s9"))
         assert heard.wait(10), "the other store was not notified through LISTEN/NOTIFY"
+        # The listening connection dies (a PostgreSQL restart, a network blip): it comes back.
+        killed = writer.db.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        )
+        assert killed == [(True,)]
+        heard.clear()
+        for _ in range(30):  # writes before the reconnect are not heard; keep writing
+            writer.save_turn(_turn("s9"), Conversation("s9"))
+            if heard.wait(1):
+                break
+        assert heard.is_set(), "the listener did not reconnect"
     finally:
         writer.close()
         reader.close()
