@@ -104,6 +104,19 @@ class ConversationStore:
         turn = redact_turn(turn)
         history = redact_history(conversation.history[-2 * HISTORY_TURNS :])
         with self.db.transaction() as tx:
+            tx.run(
+                """INSERT INTO conversations (sender, slots, history, updated_at)
+                   VALUES (?,?,?,?) ON CONFLICT(sender) DO UPDATE SET
+                   slots = excluded.slots, history = excluded.history,
+                   updated_at = excluded.updated_at""",
+                (
+                    conversation.sender,
+                    json.dumps(conversation.slots, ensure_ascii=False),
+                    json.dumps(history, ensure_ascii=False),
+                    float(turn.ts),
+                ),
+            )
+            # Last, so the log lock is held as briefly as possible (up to the commit).
             tx.lock_log()
             tx.run(
                 """INSERT INTO turns (turn_id, sender, ts, user_text, intent, confidence,
@@ -125,18 +138,6 @@ class ConversationStore:
                     int(turn.fallback),
                     _float(turn.latency_ms),
                     turn.author,
-                ),
-            )
-            tx.run(
-                """INSERT INTO conversations (sender, slots, history, updated_at)
-                   VALUES (?,?,?,?) ON CONFLICT(sender) DO UPDATE SET
-                   slots = excluded.slots, history = excluded.history,
-                   updated_at = excluded.updated_at""",
-                (
-                    conversation.sender,
-                    json.dumps(conversation.slots, ensure_ascii=False),
-                    json.dumps(history, ensure_ascii=False),
-                    float(turn.ts),
                 ),
             )
             self.db.notify(tx, turn.sender)
@@ -260,6 +261,10 @@ class ConversationStore:
         """Insert one (redacted) turn row; optionally extend the sender's LM history."""
         turn = redact_turn(turn)
         with self.db.transaction() as tx:
+            if history_add is not None:
+                self._extend_history(tx, turn, history_add)
+            # Always the conversation row first, then the log lock (as save_turn): one
+            # order of locks, so two writers can never deadlock on each other.
             tx.lock_log()
             row = tx.fetchone(
                 """INSERT INTO turns (turn_id, sender, ts, user_text, action, reply,
@@ -277,8 +282,6 @@ class ConversationStore:
                 ),
             )
             row_id = int(row[0]) if row else 0
-            if history_add is not None:
-                self._extend_history(tx, turn, history_add)
             self.db.notify(tx, turn.sender)
         self._notify(turn.sender)
         return row_id

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -82,14 +84,15 @@ def _postgres_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
-@pytest.fixture(scope="session")
-def postgres_dsn():
-    """A throwaway PostgreSQL server on 127.0.0.1 for the session: its base DSN.
+@contextmanager
+def postgres_server(fsync: bool = False) -> Iterator[str]:
+    """Run a throwaway PostgreSQL server on 127.0.0.1; yields its base DSN.
 
     initdb into a temp dir, trust auth, a free port, unix socket in the same
-    dir. PostgreSQL refuses to run as root, so as root (CI) the cluster runs as
-    the ``postgres`` user the Debian package creates. Each test makes its own
-    database with ``new_postgres_database``.
+    dir; stopped and deleted on exit. PostgreSQL refuses to run as root, so as
+    root (CI) the cluster runs as the ``postgres`` user the Debian package
+    creates. Raises RuntimeError when it cannot start. ``fsync=False`` for
+    tests (a process kill loses nothing either way; only a power cut would).
     """
     import getpass
     import socket
@@ -97,8 +100,8 @@ def postgres_dsn():
     import tempfile
 
     bindir = _postgres_bin()
-    require_system("PostgreSQL", bindir is not None)
-    assert bindir is not None
+    if bindir is None:
+        raise RuntimeError("PostgreSQL is not installed (scripts/system-deps installs it)")
     as_user: list[str] = []
     run_as = getpass.getuser()
     if os.geteuid() == 0:
@@ -106,8 +109,10 @@ def postgres_dsn():
 
         try:
             pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("running as root and there is no 'postgres' user to run PostgreSQL as")
+        except KeyError as exc:
+            raise RuntimeError(
+                "running as root and there is no 'postgres' user to run PostgreSQL as"
+            ) from exc
         run_as = "postgres"
         as_user = ["runuser", "-u", "postgres", "--"]
     base = Path(tempfile.mkdtemp(prefix="shopbot-pg-"))
@@ -126,14 +131,16 @@ def postgres_dsn():
         pg(str(bindir / "initdb"), "-D", str(data), "-U", "shopbot", "--auth=trust", "-E", "UTF8")
         pg(
             str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60",
-            "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off "
-            "-c max_connections=200",
+            "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {base} "
+            f"-c fsync={'on' if fsync else 'off'} -c max_connections=200",
             "start",
         )  # fmt: skip
     except subprocess.CalledProcessError as exc:
         log = (base / "log").read_text() if (base / "log").exists() else ""
         shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL as {run_as}: {exc.stderr.decode()} {log}")
+        raise RuntimeError(
+            f"could not start PostgreSQL as {run_as}: {exc.stderr.decode()} {log}"
+        ) from exc
     try:
         yield f"postgresql://shopbot@127.0.0.1:{port}/postgres"
     finally:
@@ -144,6 +151,24 @@ def postgres_dsn():
             timeout=60,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """The session's throwaway PostgreSQL server (``postgres_server``): its base DSN.
+
+    Each test makes its own database with ``new_postgres_database``.
+    """
+    require_system("PostgreSQL", _postgres_bin() is not None)
+    try:
+        server = postgres_server()
+        dsn = server.__enter__()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield dsn
+    finally:
+        server.__exit__(None, None, None)
 
 
 def new_postgres_database(dsn: str) -> str:
