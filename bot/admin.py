@@ -497,6 +497,12 @@ def setup_admin(app: web.Application) -> None:
         bot = app[BOT_KEY]
         engine = await asyncio.to_thread(InsightsEngine.for_bot, bot, config.demand_gap_threshold)
         app[INSIGHTS_KEY] = engine
+        if config.personalise_search:
+            from training.insights.personalise import ProductReranker
+
+            bot.product_reranker = ProductReranker(
+                engine.store, engine.catalog.products, min_dense=config.clarify_min_score
+            )
         updater = None
         if config.insights_enabled:
             updater = InsightsUpdater(engine, retention_days=config.retention_days)
@@ -504,6 +510,7 @@ def setup_admin(app: web.Application) -> None:
             updater.start()
         app[UPDATER_KEY] = updater
         yield
+        bot.product_reranker = None
         if updater is not None:
             bot.on_turn.remove(updater.notify)
             started = time.perf_counter()

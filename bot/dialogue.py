@@ -429,6 +429,9 @@ class Bot:
             turn.sources = [h.source() for h in hits[:3]]
             return
         if best.type == "product":
+            reranker = getattr(self, "product_reranker", None)
+            if reranker is not None:  # the customer's profile breaks near-ties (personalise.py)
+                best = await asyncio.to_thread(reranker.best_product, turn.conv.sender, hits, best)
             # Prices and availability come from the catalog action, never from the LM.
             turn.parse.setdefault("entities", []).append(
                 {
