@@ -279,9 +279,19 @@ async def test_handoff_agent_answers_live_through_a_dropped_connection_and_hands
     assert "gift" in await agent.locator("#handoff").text_content()
     assert "I want to buy a gift" in await agent.locator("#transcript").text_content()
 
-    await agent.get_by_role("button", name="Claim").click()
+    await agent.get_by_role("button", name="Claim", exact=True).click()
     await customer.get_by_text("Alex from our team has joined the chat.").wait_for()
     await customer.get_by_text("You're chatting with our team").wait_for()
+
+    # A second agent at the same time sees who has it and cannot take it over.
+    other = await agent_page(site, "Sam")
+    await other.locator(
+        f'#queue button[data-sender="{sender}"]', has_text="claimed by Alex"
+    ).click()
+    await other.get_by_text("Claimed by Alex").wait_for()
+    assert await other.get_by_role("button", name="Claim", exact=True).is_disabled()
+    assert await other.get_by_role("textbox", name="Reply to the customer").is_disabled()
+    await other.context.close()
 
     await agent.get_by_role("textbox", name="Reply to the customer").fill("Hi! Who is it for?")
     await agent.get_by_role("textbox", name="Reply to the customer").press("Enter")
@@ -342,7 +352,7 @@ async def test_html_and_script_in_customer_and_agent_text_is_shown_as_text(site:
     agent = await agent_page(site, '<img src=y onerror="window.__pwned=3">')
     agent.on("dialog", lambda d: dialogs.append(d.message))
     await agent.locator(f'#queue button[data-sender="{sender}"]').click()
-    await agent.get_by_role("button", name="Claim").click()
+    await agent.get_by_role("button", name="Claim", exact=True).click()
     box = agent.get_by_role("textbox", name="Reply to the customer")
     await box.fill(INJECTION)
     await box.press("Enter")
@@ -397,7 +407,13 @@ async def test_keyboard_only_use_and_an_oversized_message(site: Site):
     assert await page.get_by_role("textbox").input_value() == "é" * 2500
     assert (await widget(page))["user"] == []
 
-    # Quick replies are reachable by keyboard too; Escape closes and returns focus.
+    # A quick reply, from the keyboard, sends its question.
+    await page.get_by_role("button", name="Where is my order?").focus()
+    await page.keyboard.press("Enter")
+    await page.locator(".msg.user:has-text('Where is my order?') ~ .msg.bot").wait_for()
+    assert await page.get_by_role("button", name="Where is my order?").count() == 0
+
+    # Escape closes the chat and gives focus back to the launcher.
     await page.keyboard.press("Escape")
     await dialog.wait_for(state="hidden")
     assert await page.evaluate(focused) == "BUTTON"

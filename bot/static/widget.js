@@ -250,12 +250,13 @@
     banner.textContent = status; banner.hidden = !status;
   }
   var greetingEl = null;
+  // A quick reply's row goes once used; focus moves to the input so it is not lost with it.
   function renderAll() {
     while (logEl.firstChild !== typing) logEl.removeChild(logEl.firstChild);
     greetingEl = add(el("div", "msg bot", opts.greeting));
     if (!state.log.length && opts.quick.length) {
       var q = el("div", "quick"); q.setAttribute("role", "group");
-      opts.quick.forEach(function (t) { var b = el("button", null, t); b.type = "button"; b.addEventListener("click", function () { q.remove(); ask(t); }); q.appendChild(b); });
+      opts.quick.forEach(function (t) { var b = el("button", null, t); b.type = "button"; b.addEventListener("click", function () { q.remove(); input.focus(); ask(t); }); q.appendChild(b); });
       add(q);
     }
     state.log.forEach(renderEntry);
