@@ -275,7 +275,7 @@ async def test_handoff_agent_answers_live_through_a_dropped_connection_and_hands
     )
     assert header_bg == "rgb(29, 35, 48)", "the inbox stylesheet did not load"
     await agent.locator(f'#queue button[data-sender="{sender}"]').click()
-    await agent.get_by_text("Why: ").wait_for()
+    await agent.locator("#handoff").get_by_text("Why: ").wait_for()
     assert "gift" in await agent.locator("#handoff").text_content()
     assert "I want to buy a gift" in await agent.locator("#transcript").text_content()
 
@@ -288,7 +288,7 @@ async def test_handoff_agent_answers_live_through_a_dropped_connection_and_hands
     await other.locator(
         f'#queue button[data-sender="{sender}"]', has_text="claimed by Alex"
     ).click()
-    await other.get_by_text("Claimed by Alex").wait_for()
+    await other.locator("#handoff").get_by_text("Claimed by Alex", exact=True).wait_for()
     assert await other.get_by_role("button", name="Claim", exact=True).is_disabled()
     assert await other.get_by_role("textbox", name="Reply to the customer").is_disabled()
     await other.context.close()
@@ -330,7 +330,7 @@ async def test_handoff_agent_answers_live_through_a_dropped_connection_and_hands
 
     # Back to the bot: the customer is told, and the bot answers again.
     await agent.get_by_role("button", name="Hand back to bot").click()
-    await agent.get_by_text("With the bot").wait_for()
+    await agent.locator("#handoff").get_by_text("With the bot", exact=True).wait_for()
     await customer.locator(".banner").wait_for(state="hidden")
     assert demo_bot.conversations.get_open_handoff(sender) is None
     await send(customer, "thank you!")
