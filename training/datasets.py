@@ -34,31 +34,19 @@ from pathlib import Path
 from typing import Any
 
 from bot.grounding import NOT_SURE_TEXT, build_messages, extractive_answer, ungrounded_numbers
+from bot.privacy import redact
 
 MAX_HISTORY_TURNS = 2
 
-_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-_CARD_RE = re.compile(r"(?<![\dA-Za-z#])(?:\d[ \-]?){12,18}\d(?!\d)")
-_PHONE_RE = re.compile(
-    r"(?<![\w#])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{2,4}\)[\s.\-]?|\d{3}[\s.\-])\d{3}[\s.\-]?\d{4}(?!\d)"
-)
-_STREET = (
-    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|way|"
-    r"terrace|parkway|circle|highway|hwy"
-)
-_ADDRESS_RE = re.compile(
-    rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){{1,3}}(?:{_STREET})\b\.?"
-    r"(?:,?\s+(?:suite|ste|apt|apartment|unit|#)\s*\w+)?",
-    re.I,
-)
-
 
 def scrub(text: str) -> str:
-    """``text`` with emails, card numbers, phone numbers and street addresses replaced."""
-    text = _EMAIL_RE.sub("[EMAIL]", text)
-    text = _CARD_RE.sub("[CARD]", text)
-    text = _ADDRESS_RE.sub("[ADDRESS]", text)
-    return _PHONE_RE.sub("[PHONE]", text)
+    """``text`` with emails, card numbers, phone numbers and street addresses replaced.
+
+    The same redaction the conversation log applies (:func:`bot.privacy.redact`),
+    applied again because a log written before redaction existed, or an agent's
+    answer, may still hold personal data.
+    """
+    return redact(text)
 
 
 # Light rewordings of an FAQ question: the intent is the same, the surface differs.
