@@ -263,13 +263,13 @@ def train(model_folder: Path, train_rows: list[dict[str, Any]], val_rows: list[d
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        entry: dict[str, Any] = {"step": step + 1, "loss": round(float(loss), 4)}
+        entry: dict[str, Any] = {"step": step + 1, "loss": round(loss.item(), 4)}
         if val_tok and ((step + 1) % hyper.eval_every == 0 or step + 1 == hyper.steps):
             entry["val_loss"] = round(_val_loss(model, val_tok, pad_id, hyper.batch_size), 4)
             log(f"step {step + 1}: loss {entry['loss']:.4f}, val_loss {entry['val_loss']:.4f}")
         history.append(entry)
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.3f}")
+        bar.set_postfix(loss=f"{entry['loss']:.3f}")
         if (step + 1) % hyper.checkpoint_every == 0 and step + 1 < hyper.steps:
             _save_checkpoint(model, optimizer, out, step + 1, history)
     bar.close()
