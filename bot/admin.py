@@ -505,7 +505,15 @@ def setup_admin(app: web.Application) -> None:
             )
         updater = None
         if config.insights_enabled:
-            updater = InsightsUpdater(engine, retention_days=config.retention_days)
+            updater = InsightsUpdater(
+                engine,
+                retention_days=config.retention_days,
+                # A held conversation lock = a turn in flight. Read the dict at each call:
+                # the bot replaces it when it first runs on this event loop.
+                busy=lambda: any(
+                    lock.locked() for lock in list(getattr(bot, "_sender_locks", {}).values())
+                ),
+            )
             bot.on_turn.append(updater.notify)
             updater.start()
         app[UPDATER_KEY] = updater

@@ -162,6 +162,7 @@ def test_demand_gaps_cluster_paraphrases_and_ignore_sold_products(
         "do you sell camping tents?",
         "looking for a tent for camping",
         "do you sell hiking boots?",  # in the catalog: not a gap
+        "that's too expensive, any discount?",  # a price objection, not a request
     ]
     for i, text in enumerate(asks):
         _log(log, f"s{i}", text, T0 + i * 60, intent="oos")
@@ -253,3 +254,31 @@ async def test_background_updates_follow_real_turns(demo_bot: Any) -> None:
     assert event["gap"] and "kayak" in event["gap"]
     assert "a@b.com" not in event["gap"]
     engine.close()
+
+
+async def test_the_updater_works_only_in_the_lulls_between_turns(
+    tmp_path: Path, catalog: list[Any], encoder: Any
+) -> None:
+    import asyncio
+
+    log = ConversationStore(tmp_path / "log.db")
+    engine = InsightsEngine(tmp_path / "log.db", catalog, encoder)
+    busy = {"turn_in_flight": True}
+    updater = InsightsUpdater(engine, busy=lambda: busy["turn_in_flight"], batch=4)
+    updater.start()
+    for i in range(10):
+        _log(log, "lull", "do you sell kayaks?", T0 + i * 60, intent="oos")
+    updater.notify()
+    await asyncio.sleep(0.3)
+    assert engine.store.high_water() == 0  # a reply is being made: the updater waits
+    busy["turn_in_flight"] = False
+    updater.notify()
+    for _ in range(600):  # bounded wait for the catch-up, in batches of 4
+        if updater.processed == 10:
+            break
+        await asyncio.sleep(0.1)
+    await updater.stop()
+    assert updater.processed == 10
+    assert engine.store.profile("lull")["messages"] == 10
+    engine.close()
+    log.close()

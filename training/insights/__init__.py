@@ -7,4 +7,5 @@
 - ``demand``: demand signals by day/product/category and clustered demand gaps
 - ``forecast``: seasonal naive, moving average, exponential smoothing and a GRU,
   chosen per series by rolling-origin backtest
+- ``personalise``: product answers re-ranked by the customer's profile
 """

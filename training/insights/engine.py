@@ -15,6 +15,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,13 @@ class InsightsEngine:
             order_book=getattr(bot, "order_book", None),
         )
 
-    def process_new(self, batch: int = 500) -> int:
-        """Process every turn logged since the last call; returns how many."""
+    def process_new(self, batch: int = 500, max_turns: int | None = None) -> int:
+        """Process the turns logged since the last call (at most ``max_turns``); returns how many."""
         done = 0
         with self._lock:
-            while True:
-                rows = self.store.turns_after(self.store.high_water(), batch)
+            while max_turns is None or done < max_turns:
+                size = batch if max_turns is None else min(batch, max_turns - done)
+                rows = self.store.turns_after(self.store.high_water(), size)
                 if not rows:
                     return done
                 for row in rows:
@@ -70,6 +72,7 @@ class InsightsEngine:
                     profile = fold(self.store.profile(row["sender"]), event)
                     self.store.apply(int(row["id"]), event, signals, profile, vec)
                     done += 1
+        return done
 
     def recompute(self) -> int:
         """Forget all derived insights and rebuild them from the log."""
@@ -100,11 +103,25 @@ class InsightsUpdater:
     ``notify`` is the bot's ``on_turn`` callback: it only sets an event, so
     the turn that triggered it returns at once. Retention pruning runs here
     too, at start and then daily.
+
+    Given ``busy`` (true while a customer's turn is in flight), the updater
+    works only in the lulls between turns, a small batch at a time: on two
+    shared cores its embedding and SQLite work would otherwise slow the
+    replies it runs beside. Under constant traffic it falls behind and
+    catches up when traffic pauses; the admin pages catch up on demand.
     """
 
-    def __init__(self, engine: InsightsEngine, retention_days: float = 0.0) -> None:
+    def __init__(
+        self,
+        engine: InsightsEngine,
+        retention_days: float = 0.0,
+        busy: Callable[[], bool] | None = None,
+        batch: int = 16,
+    ) -> None:
         self.engine = engine
         self.retention_days = retention_days
+        self.busy = busy
+        self.batch = batch
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -122,18 +139,25 @@ class InsightsUpdater:
             # A short pause lets a burst of turns be processed as one batch.
             await asyncio.sleep(0.05)
             try:
-                await self.run_once()
+                if self.busy is None:
+                    await self.run_once()
+                    continue
+                while not self._stopping:
+                    while self.busy() and not self._stopping:
+                        await asyncio.sleep(0.05)  # a reply is being made: stay out of its way
+                    if await self.run_once(max_turns=self.batch) < self.batch:
+                        break
             except Exception:  # keep the updater alive; the next turn retries
                 log.exception("insights update failed")
 
-    async def run_once(self) -> int:
-        """Prune if due, then process what is new."""
+    async def run_once(self, max_turns: int | None = None) -> int:
+        """Prune if due, then process what is new (at most ``max_turns``)."""
         if self.retention_days > 0 and time.time() - self._last_prune > 86400:
             self._last_prune = time.time()
             pruned = await asyncio.to_thread(self.engine.store.prune, self.retention_days)
             if any(pruned.values()):
                 log.info("retention: pruned %s", pruned)
-        n = await asyncio.to_thread(self.engine.process_new)
+        n = await asyncio.to_thread(self.engine.process_new, 500, max_turns)
         self.processed += n
         return n
 

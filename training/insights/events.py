@@ -146,11 +146,18 @@ def gap_phrase(text: str) -> str:
 
 
 def is_product_query(row: dict[str, Any]) -> bool:
-    """A request for something to buy (a named product or a shopping question)."""
+    """A request for something to buy (a named product or a shopping question).
+
+    A price objection ("too expensive, any discount?") is about a product
+    already shown, not a request for a new one, so it never counts as one.
+    """
+    text = row.get("user_text", "")
+    if PRICE_OBJECTION_RE.search(text):
+        return False
     return (
         row.get("intent") in PRODUCT_INTENTS
         or row.get("action") == "action_product_search"
-        or bool(SHOPPING_RE.search(row.get("user_text", "")))
+        or bool(SHOPPING_RE.search(text))
     )
 
 
