@@ -148,6 +148,24 @@ async def test_out_of_scope_is_not_answered_with_invented_facts(client):
     assert data["handoff"] is True
 
 
+async def test_ambiguous_question_gets_a_clarifying_question_with_candidate_buttons(client):
+    # In scope (exchange_order), but no store text matches well enough to answer
+    # outright: the retrieval confidence falls in the clarify band.
+    data = await say(client, "clarify-1", "exchange size")
+    assert data["action"] == "action_clarify"
+    assert "did you mean" in reply_text(data).lower()
+    buttons = [b for m in data["messages"] for b in m.get("buttons", [])]
+    candidates = [b for b in buttons if b["payload"] != "/handoff"]
+    # One button per top candidate (at most 3), each one of the retrieved sources,
+    # plus a way out to a person.
+    assert 1 <= len(candidates) <= 3
+    assert {b["title"] for b in candidates} <= {s["title"] for s in data["sources"]}
+    assert any(b["payload"] == "/handoff" for b in buttons)
+    # Choosing a candidate gets that question answered, not another clarification.
+    data = await say(client, "clarify-1", candidates[0]["payload"])
+    assert data["action"] != "action_clarify" and data["handoff"] is False
+
+
 async def test_handoff_on_request(client):
     data = await say(client, "human-1", "I want to talk to a real person")
     assert data["handoff"] is True and data["action"] == "action_handoff"
