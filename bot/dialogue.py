@@ -399,11 +399,10 @@ class Bot:
         hits = await asyncio.to_thread(self.index.search, turn.text, 5)
         best = hits[0] if hits else None
         confidence = best.dense if best else 0.0
-        if (
-            best is None
-            or confidence < self.config.clarify_min_score
-            or (out_of_scope and confidence < self.config.answer_min_score)
-        ):
+        # An out-of-scope intent with a plausible store match ("how much is delivery"
+        # beside the FAQ "How much does shipping cost?") gets the clarifying question
+        # below, not a refusal: the customer picks the entry or a person.
+        if best is None or confidence < self.config.clarify_min_score:
             turn.action = "action_abstain"
             key = "oos" if out_of_scope else "low_confidence"
             turn.say(

@@ -166,6 +166,15 @@ async def test_ambiguous_question_gets_a_clarifying_question_with_candidate_butt
     assert data["action"] != "action_clarify" and data["handoff"] is False
 
 
+async def test_off_topic_wording_of_a_store_question_is_clarified_not_refused(client):
+    # The intent model calls this out of scope, but the FAQ has the answer: the
+    # customer is offered the matching entry, never just refused.
+    data = await say(client, "clarify-oos", "how much is delivery")
+    assert data["action"] == "action_clarify"
+    titles = [b["title"] for m in data["messages"] for b in m.get("buttons", [])]
+    assert any("shipping cost" in t.lower() for t in titles)
+
+
 async def test_handoff_on_request(client):
     data = await say(client, "human-1", "I want to talk to a real person")
     assert data["handoff"] is True and data["action"] == "action_handoff"
