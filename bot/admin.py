@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
-import hmac
 import html
 import io
 import logging
@@ -30,12 +28,14 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.escalation import REASONS, offer_stats
+from bot.inbox import ADMIN_COOKIE, check_admin, cookie_value
+from bot.server import ApiError
 
 log = logging.getLogger("shopbot.admin")
 
 INSIGHTS_KEY: web.AppKey[Any] = web.AppKey("insights", object)
 UPDATER_KEY: web.AppKey[Any] = web.AppKey("insights_updater", object)
-COOKIE = "shopbot_admin"
+COOKIE = ADMIN_COOKIE
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CHART_LOCK = threading.Lock()  # pyplot keeps global state: one chart at a time
 _FORECAST_CACHE: dict[tuple[Any, ...], Any] = {}
@@ -110,14 +110,6 @@ def _svg(draw: Callable[[Any], None], size: tuple[float, float] = (8, 3)) -> str
 
 
 # -- authentication ---------------------------------------------------------------
-def cookie_value(token: str) -> str:
-    """The admin cookie: derived from the token (the token itself is never stored).
-
-    The same derivation as the agents' inbox, so one login opens every admin page.
-    """
-    return hmac.new(token.encode(), b"shopbot-admin-cookie", hashlib.sha256).hexdigest()
-
-
 def _error(status: int, code: str, message: str) -> web.Response:
     headers = {"WWW-Authenticate": 'Bearer realm="shopbot admin"'} if status == 401 else None
     return web.json_response(
@@ -127,28 +119,11 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 def _check(request: web.Request) -> web.Response | None:
     """None when the request carries the admin token (or its cookie), else the error."""
-    token = _config(request).admin_token
-    if not token:
-        return _error(
-            403, "admin_disabled", "the admin pages are off: set admin_token in the config"
-        )
-    auth = request.headers.get("Authorization", "")
-    given = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-    given = given or request.query.get("token")
-    if given:
-        if hmac.compare_digest(given.encode(), token.encode()):
-            return None
-        return _error(403, "forbidden", "the admin token is wrong")
-    cookie = request.cookies.get(COOKIE)
-    if cookie:
-        if hmac.compare_digest(cookie.encode(), cookie_value(token).encode()):
-            return None
-        return _error(403, "forbidden", "the admin cookie is stale; open the page with ?token=")
-    return _error(
-        401,
-        "unauthorized",
-        "send the admin token: 'Authorization: Bearer <token>', or open /admin?token=<token>",
-    )
+    try:
+        check_admin(request, login_path="/admin")  # the inbox's check: one login for both
+    except ApiError as exc:
+        return _error(exc.status, exc.code, exc.message)
+    return None
 
 
 def _guarded(handler: Handler) -> Handler:

@@ -38,12 +38,15 @@ MAX_AGENT_NAME = 64
 
 
 # -- the admin token ------------------------------------------------------------
-def _cookie_value(token: str) -> str:
-    """What the cookie holds: derived from the token, so the token itself is not stored."""
+def cookie_value(token: str) -> str:
+    """What the cookie holds: derived from the token, so the token itself is not stored.
+
+    One cookie for every admin page (``/admin`` and the inbox): one login opens both.
+    """
     return hmac.new(token.encode(), b"shopbot-admin-cookie", hashlib.sha256).hexdigest()
 
 
-def check_admin(request: web.Request) -> None:
+def check_admin(request: web.Request, login_path: str = "/admin/inbox") -> None:
     """Raise 401 without credentials, 403 with wrong ones or when no token is configured.
 
     Accepted: ``Authorization: Bearer <token>``, ``?token=<token>``, or the
@@ -65,13 +68,13 @@ def check_admin(request: web.Request) -> None:
         raise ApiError(403, "forbidden", "the admin token is wrong")
     cookie = request.cookies.get(ADMIN_COOKIE)
     if cookie:
-        if hmac.compare_digest(cookie.encode(), _cookie_value(token).encode()):
+        if hmac.compare_digest(cookie.encode(), cookie_value(token).encode()):
             return
         raise ApiError(403, "forbidden", "the admin cookie is stale; open the page with ?token=")
     raise ApiError(
         401,
         "unauthorized",
-        "send the admin token: 'Authorization: Bearer <token>', or open /admin/inbox?token=<token>",
+        f"send the admin token: 'Authorization: Bearer <token>', or open {login_path}?token=<token>",
     )
 
 
@@ -83,7 +86,7 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
         response = web.Response(status=303, headers={"Location": request.path})
         response.set_cookie(
             ADMIN_COOKIE,
-            _cookie_value(request.app[CONFIG_KEY].admin_token or ""),
+            cookie_value(request.app[CONFIG_KEY].admin_token or ""),
             httponly=True,
             samesite="Strict",
             path="/",
