@@ -204,7 +204,7 @@ async def overview(request: web.Request) -> web.Response:
         ("resolved without handoff", f"{(1 - s['handed'] / conv) * 100:.0f}%" if conv else "-"),
         ("handoff rate", f"{s['handed'] / conv * 100:.1f}%" if conv else "-"),
         ("unanswered messages", s["failed"]),
-        ("feedback", f"{s['up']} 👍 / {s['down']} 👎"),
+        ("feedback: helpful / not helpful", f"{s['up']} / {s['down']}"),  # no emoji: fonts vary
         ("mean turn latency", f"{s['latency']:.0f} ms" if s["latency"] else "-"),
         (
             "offered a person unasked",

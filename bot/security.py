@@ -37,7 +37,14 @@ SECURITY_HEADERS = {
 }
 # The widget script is loaded by other origins' pages; nothing else needs to be.
 CROSS_ORIGIN_RESOURCES = ("/widget.js",)
-ADMIN_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+# Scripts only from this server; styles may be inline because the admin pages carry
+# their stylesheet in <style> and matplotlib's SVG charts style every shape inline
+# (without it the pages render unstyled and the charts lose their colours). Every
+# customer- or agent-written text on these pages is HTML-escaped.
+ADMIN_CSP = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 
 def normalise_origin(origin: str) -> str:
