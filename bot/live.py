@@ -118,6 +118,19 @@ def parse_cursor(request: web.Request) -> int | None:
     return cursor
 
 
+async def open_event_stream(request: web.Request) -> web.StreamResponse:
+    """A prepared server-sent-events response (no caching, no proxy buffering)."""
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # nginx would otherwise hold the events back
+        }
+    )
+    await response.prepare(request)
+    return response
+
+
 async def stream(
     request: web.Request,
     bus: LiveBus,
@@ -127,14 +140,7 @@ async def stream(
     event_name: str,
 ) -> web.StreamResponse:
     """Send rows after ``cursor`` as SSE events, then follow new ones until closed."""
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await response.prepare(request)
+    response = await open_event_stream(request)
     try:
         await response.write(f"retry: {RETRY_MS}\n\n".encode())
         synced = False

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import Config
+from bot.live import open_event_stream
 
 log = logging.getLogger("shopbot.server")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -215,14 +216,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
         request.app[METRICS_KEY].observe_turn(reply)
         return web.json_response(reply.to_api())
 
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await response.prepare(request)
+    response = await open_event_stream(request)
 
     async def send(event: str, data: dict[str, Any]) -> None:
         payload = json.dumps(data, ensure_ascii=False)

@@ -21,31 +21,15 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-
-@dataclass
-class Hit:
-    id: str
-    type: str
-    title: str
-    answer: str
-    text: str = ""
-    score: float = 1.0
-    dense: float = 0.8
-    meta: dict = field(default_factory=dict)
-
-
-@dataclass
-class Settings:
-    name: str = "Northwind Outfitters"
-    currency: str = "USD"
-
+from tests.conftest import NORTHWIND, make_hit  # noqa: E402  (hand-made hits)
 
 PASSAGES = [
-    Hit(
+    make_hit(
         "doc:returns#refunds",
         "passage",
         "Refunds",
@@ -54,14 +38,14 @@ PASSAGES = [
         "immediately. Returns are accepted within 30 days of delivery for unworn items with tags "
         "attached. Final-sale items cannot be returned.",
     ),
-    Hit(
+    make_hit(
         "faq-shipping",
         "faq",
         "How long does shipping take?",
         "Standard shipping takes 3-5 business days and is free on orders over $50. Express "
         "shipping takes 1-2 business days and costs $15.",
     ),
-    Hit(
+    make_hit(
         "doc:orders#cancel",
         "passage",
         "Cancelling an order",
@@ -89,7 +73,7 @@ def bench_model(spec: str, max_new_tokens: int, prefill: str) -> dict:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
 
     prompts = [("chat", [{"role": "user", "content": "Say hello to a customer in one sentence."}])]
-    prompts += [("grounded", build_messages(q, PASSAGES, [], Settings())) for q in QUESTIONS]
+    prompts += [("grounded", build_messages(q, PASSAGES, [], NORTHWIND)) for q in QUESTIONS]
     # Warm-up: the first call pays for lazy initialisation inside torch.
     list(generator.stream(prompts[0][1], max_new_tokens=4))
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from knowledge_base.index import Hit
+from knowledge_base.store import StoreSettings
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -37,6 +40,33 @@ def require_system(what: str, available: bool) -> None:
     if os.environ.get("SHOPBOT_REQUIRE_SYSTEM_DEPS"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def make_hit(
+    id: str,
+    type: str,
+    title: str,
+    answer: str,
+    text: str = "",
+    score: float = 1.0,
+    dense: float = 0.8,
+    meta: dict | None = None,
+) -> Hit:
+    """A hand-made search hit (answering, grounding and generation tests, benchmarks)."""
+    return Hit(
+        id=id,
+        type=type,
+        title=title,
+        score=score,
+        dense=dense,
+        lexical=0.0,
+        text=text,
+        answer=answer,
+        meta=meta or {},
+    )
+
+
+NORTHWIND = StoreSettings(name="Northwind Outfitters", currency="USD")
 
 
 def copy_demo_store(dst: Path) -> Path:

@@ -11,7 +11,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -26,31 +25,12 @@ from bot.generation import (
 )
 from bot.grounding import extractive_answer, ungrounded_numbers
 from bot.models import MANIFEST_NAME, ModelLoadError, ensure_hf_folder, resolve_model
+from tests.conftest import NORTHWIND, make_hit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-@dataclass
-class Hit:
-    """The fields of knowledge_base.index.Hit that answering reads."""
-
-    id: str
-    type: str
-    title: str
-    answer: str
-    text: str = ""
-    score: float = 1.0
-    dense: float = 0.8
-    meta: dict = field(default_factory=dict)
-
-
-@dataclass
-class Settings:
-    name: str = "Northwind Outfitters"
-    currency: str = "USD"
-
-
-REFUNDS = Hit(
+REFUNDS = make_hit(
     "doc:returns#refunds",
     "passage",
     "Refunds",
@@ -58,7 +38,7 @@ REFUNDS = Hit(
     "5 to 7 business days. Orders paid with a gift card are refunded to a gift card immediately. "
     "Returns are accepted within 30 days of delivery for unworn items with tags attached.",
 )
-SHIPPING = Hit(
+SHIPPING = make_hit(
     "faq-shipping",
     "faq",
     "How long does shipping take?",
@@ -69,7 +49,7 @@ SOURCES = [REFUNDS.answer, SHIPPING.answer]
 
 
 async def collect(answerer: KnowledgeAnswerer, question: str, hits=HITS) -> list[dict]:
-    return [ev async for ev in answerer.stream(question, hits, [], Settings())]
+    return [ev async for ev in answerer.stream(question, hits, [], NORTHWIND)]
 
 
 def shown_text(events: list[dict]) -> str:
@@ -195,7 +175,7 @@ async def test_generator_that_raises_falls_back() -> None:
 async def test_unreachable_openai_endpoint_falls_back() -> None:
     generator = OpenAIGenerator("http://127.0.0.1:9/v1", "any-model", timeout=2)
     final = await KnowledgeAnswerer(generator).answer(
-        "How long do refunds take?", HITS, [], Settings()
+        "How long do refunds take?", HITS, [], NORTHWIND
     )
     assert final["fallback"] is True and "cannot reach" in final["problems"][0]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
 from bot.grounding import (
@@ -16,27 +14,7 @@ from bot.grounding import (
     split_sentences,
     ungrounded_numbers,
 )
-
-
-@dataclass
-class Hit:
-    """The fields of knowledge_base.index.Hit that grounding reads."""
-
-    id: str
-    type: str
-    title: str
-    answer: str
-    text: str = ""
-    score: float = 1.0
-    dense: float = 0.8
-    meta: dict = field(default_factory=dict)
-
-
-@dataclass
-class Settings:
-    name: str = "Northwind Outfitters"
-    currency: str = "USD"
-
+from tests.conftest import NORTHWIND, make_hit
 
 REFUNDS = (
     "Once we receive your return, refunds are issued to the original payment method within "
@@ -105,12 +83,12 @@ def test_numbers_only_the_customer_said_are_still_ungrounded() -> None:
 
 def test_extractive_answer_returns_whole_faq_answer() -> None:
     long_answer = " ".join(f"Sentence number {i} about shipping." for i in range(6))
-    hit = Hit("faq-ship", "faq", "Shipping", long_answer)
+    hit = make_hit("faq-ship", "faq", "Shipping", long_answer)
     assert extractive_answer([hit]) == long_answer
 
 
 def test_extractive_answer_trims_passages_but_keeps_conditions() -> None:
-    hit = Hit("doc:returns#refunds", "passage", "Refunds", REFUNDS + " Our stores are lovely.")
+    hit = make_hit("doc:returns#refunds", "passage", "Refunds", REFUNDS + " Our stores are lovely.")
     answer = extractive_answer([hit])
     assert answer.startswith("Once we receive your return")
     # The 4th sentence ("Only orders with status delivered ...") qualifies the
@@ -171,14 +149,14 @@ def test_not_sure_reply_is_supported() -> None:
 
 def test_build_messages_numbers_passages_and_trims_history() -> None:
     hits = [
-        Hit("doc:returns#refunds", "passage", "Refunds", REFUNDS),
-        Hit("faq-ship", "faq", "Shipping", SHIPPING),
-        Hit("faq-3", "faq", "Gift cards", "Gift cards never expire."),
-        Hit("faq-4", "faq", "Fourth", "Not shown."),
+        make_hit("doc:returns#refunds", "passage", "Refunds", REFUNDS),
+        make_hit("faq-ship", "faq", "Shipping", SHIPPING),
+        make_hit("faq-3", "faq", "Gift cards", "Gift cards never expire."),
+        make_hit("faq-4", "faq", "Fourth", "Not shown."),
     ]
     history = [{"role": "user", "content": f"q{i}"} for i in range(10)]
     history.append({"role": "user", "content": "How long do refunds take?"})
-    messages = build_messages("How long do refunds take?", hits, history, Settings())
+    messages = build_messages("How long do refunds take?", hits, history, NORTHWIND)
 
     system, *turns, last = messages
     assert system["role"] == "system" and "Northwind Outfitters" in system["content"]
