@@ -55,6 +55,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_llm(args: argparse.Namespace) -> int:
+    from bot.llm_server import serve_llm
+    from bot.loader import ModelLoadError
+    from bot.models import ModelLoadError as LoadError
+
+    try:
+        serve_llm(
+            args.model,
+            adapter=args.adapter,
+            store=args.store,
+            host=args.host,
+            port=args.port,
+            max_queue=args.max_queue,
+            queue_timeout=args.queue_timeout,
+        )
+    except LoadError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    return 0
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.repl import run_repl
 
@@ -85,7 +105,9 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", type=Path, help="store directory (default: the bundled demo store)")
     p.add_argument("--config", type=Path, help="a TOML config file")
-    p.add_argument("--llm-backend", dest="llm_backend", choices=["transformers", "openai", "none"])
+    p.add_argument(
+        "--llm-backend", dest="llm_backend", choices=["transformers", "llama-cpp", "openai", "none"]
+    )
     p.add_argument("--llm-model", dest="llm_model", help="qwen2.5-0.5b, smollm2-135m, or a path")
     p.add_argument("--adapter", dest="llm_adapter", help="a LoRA adapter folder")
     p.add_argument("--llm-base-url", dest="llm_base_url", help="OpenAI-compatible endpoint")
@@ -113,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="PostgreSQL URL shared by several servers (env SHOPBOT_DATABASE_URL)",
     )
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "serve-llm", help="serve the chat model (with the store's adapter) as an OpenAI API"
+    )
+    p.add_argument("--model", default="qwen2.5-0.5b", help="qwen2.5-0.5b, smollm2-135m or a path")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--store", type=Path, help="serve this store's active LoRA adapter")
+    g.add_argument("--adapter", help="a LoRA adapter folder")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-queue", type=int, default=8, help="requests that may wait")
+    p.add_argument("--queue-timeout", type=float, default=30.0, help="seconds before a 503")
+    p.set_defaults(func=cmd_serve_llm)
 
     p = sub.add_parser("chat", help="chat in the terminal, in-process or against a server")
     _add_model_options(p)
