@@ -32,7 +32,7 @@ class Config:
     database_url: str | None = None
     max_message_chars: int = 2000
     max_body_bytes: int = 64 * 1024
-    # Chat LM: backend "transformers" | "openai" | "none" (extractive answers only).
+    # Chat LM: backend "transformers" | "llama-cpp" | "openai" | "none" (extractive answers only).
     llm_backend: str = "transformers"
     llm_model: str = "qwen2.5-0.5b"
     llm_adapter: str | None = None
