@@ -2,6 +2,7 @@
 
     python scripts/load_test.py [--conversations 200] [--duration 90] [--llm-model qwen2.5-0.5b]
                                 [--think 4 10] [--json FILE]
+                                [--engine serve-llm [--engine-nice 19] [--engine-max-queue 8]]
 
 Starts ``shopbot serve`` on the demo store as a subprocess (its own process, so
 the load generator does not share the server's interpreter), then runs
@@ -20,6 +21,11 @@ variant ``action_answer_busy`` when the generation queue was full or the wait
 too long): count, p50/p95/p99 latency, turns per second, errors (non-200,
 timeouts, connection errors). Baseline in the same run: ``GET /health``
 probed 5 times a second during the load, and idle latencies before it.
+
+With ``--engine serve-llm`` the chat model runs in its own process
+(``shopbot serve-llm``, at ``nice --engine-nice``) and the chat server reaches
+it through ``llm_backend = "openai"``, as docs/deployment.md describes; the
+report then includes the engine's own counters (completed, cancelled, 503s).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from serve_process import ServerProcess  # noqa: E402
+from serve_process import EngineProcess, ServerProcess  # noqa: E402
 
 DEMO = ROOT / "knowledge_base" / "demo_store"
 GENERATED = {"action_answer", "action_answer_busy"}
@@ -249,33 +255,60 @@ def main() -> int:
     ap.add_argument("--generation-queue-size", type=int, default=None)
     ap.add_argument("--generation-queue-timeout", type=float, default=None)
     ap.add_argument("--url", help="drive an already running server instead of starting one")
+    ap.add_argument(
+        "--engine",
+        choices=["serve-llm"],
+        help="run the chat model in a separate `shopbot serve-llm` process (openai backend)",
+    )
+    ap.add_argument("--engine-nice", type=int, default=19, help="the engine's CPU niceness")
+    ap.add_argument("--engine-max-queue", type=int, default=None, help="serve-llm --max-queue")
     ap.add_argument("--json", type=Path, help="also write the report here")
     args = ap.parse_args()
     env = {}
     for key in ("generation_concurrency", "generation_queue_size", "generation_queue_timeout"):
         if getattr(args, key) is not None:
             env[f"SHOPBOT_{key.upper()}"] = str(getattr(args, key))
-    server = None
+    server = engine = None
     with tempfile.TemporaryDirectory(prefix="shopbot-load-") as tmp:
         url = args.url
-        startup = None
-        if not url:
-            server = ServerProcess(
-                DEMO,
-                Path(tmp) / "load.db",
-                env=env,
-                llm_model=args.llm_model,
-                llm_backend=args.llm_backend,
-            )
-            startup = server.start()
-            url = server.url
+        startup = engine_startup = None
         try:
+            if args.engine and not url:
+                engine = EngineProcess(
+                    args.llm_model,
+                    Path(tmp) / "engine.log",
+                    store=DEMO,
+                    nice=args.engine_nice,
+                    max_queue=args.engine_max_queue,
+                )
+                engine_startup = engine.start()
+                env["SHOPBOT_LLM_BASE_URL"] = engine.url + "/v1"
+                args.llm_backend = "openai"
+            if not url:
+                server = ServerProcess(
+                    DEMO,
+                    Path(tmp) / "load.db",
+                    env=env,
+                    llm_model=args.llm_model,
+                    llm_backend=args.llm_backend,
+                )
+                startup = server.start()
+                url = server.url
             report = asyncio.run(
                 run_load(url, args.conversations, args.duration, tuple(args.think))
             )
+            if engine is not None:
+                report["engine"] = {
+                    "command": "shopbot serve-llm",
+                    "nice": args.engine_nice,
+                    "startup_s": round(engine_startup or 0, 1),
+                    **engine.health(),
+                }
         finally:
             if server is not None:
                 server.stop()
+            if engine is not None:
+                engine.stop()
         report["server"] = {
             "llm_model": args.llm_model,
             "llm_backend": args.llm_backend or "transformers",

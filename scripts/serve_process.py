@@ -98,3 +98,78 @@ class ServerProcess:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class EngineProcess:
+    """``shopbot serve-llm`` in a child process, optionally at a lower CPU priority.
+
+    ``nice`` > 0 makes the engine yield the CPU to the chat servers on the same
+    host: generation then uses only what the chat turns leave over.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        log_path: Path,
+        store: Path | None = None,
+        nice: int = 0,
+        max_queue: int | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.model, self.store, self.nice, self.max_queue = model, store, nice, max_queue
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(log_path)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 900.0) -> float:
+        """Start and wait until ``/health`` answers; returns the start-up seconds."""
+        cmd = [sys.executable, "-m", "bot.cli", "serve-llm", "--model", self.model]
+        cmd += ["--port", str(self.port)]
+        if self.store is not None:
+            cmd += ["--store", str(self.store)]
+        if self.max_queue is not None:
+            cmd += ["--max-queue", str(self.max_queue)]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        nice = self.nice
+        started = time.perf_counter()
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,  # only the child is reniced
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"shopbot serve-llm exited with {self.proc.returncode}:\n{tail}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"shopbot serve-llm did not answer /health within {timeout} s")
+
+    def health(self) -> dict:
+        """The engine's ``/health``: queue state and completed/cancelled counts."""
+        import json
+
+        with urllib.request.urlopen(self.url + "/health", timeout=10) as resp:
+            return dict(json.loads(resp.read()))
+
+    def stop(self) -> None:
+        """SIGINT, then SIGKILL if it does not exit within 30 s."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
