@@ -135,8 +135,9 @@ class AdapterWatcher:
             return None
 
     def enabled(self) -> bool:
-        """Only the local transformers backend applies adapters; an explicit llm_adapter pins one."""
-        return self.config.llm_backend == "transformers" and not self.config.llm_adapter
+        """Only the local backends apply adapters; an explicit llm_adapter pins one."""
+        local = self.config.llm_backend in ("transformers", "llama-cpp")
+        return local and not self.config.llm_adapter
 
     async def check(self) -> bool:
         """Reload if the pointer changed; True when a new model was swapped in."""
@@ -155,7 +156,7 @@ class AdapterWatcher:
 
             generator = await asyncio.to_thread(
                 load_generator,
-                backend="transformers",
+                backend=self.config.llm_backend,
                 model=self.config.llm_model,
                 adapter=wanted,
             )

@@ -6,6 +6,8 @@ early by closing the iterator. Backends:
 
 - ``transformers``: a local model (built-in GGUF converted once to safetensors,
   a GGUF path, or an HF folder), bf16 on CPU, optional peft LoRA adapter;
+- ``llama-cpp``: a GGUF file run by llama-cpp-python (optional extra), the
+  same LoRA adapter converted to a GGUF adapter;
 - ``openai``: any OpenAI-compatible ``/v1/chat/completions`` endpoint
   (llama.cpp server, vLLM, Ollama, OpenAI ...), streamed over SSE;
 - ``none``: no model; answering falls back to quoting the best passage.
@@ -41,6 +43,7 @@ __all__ = [
     "ExtractiveOnly",
     "GenerationError",
     "Generator",
+    "LlamaCppGenerator",
     "ModelLoadError",
     "OpenAIGenerator",
     "TransformersGenerator",
@@ -345,6 +348,118 @@ def _eos_token_ids(tokenizer: Any, model: Any) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
+# --------------------------------------------------------------------------- llama-cpp
+
+# Text that ends a turn if a template's end marker is ever emitted as text.
+STOP_MARKERS = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>"]
+
+
+class LlamaCppGenerator:
+    """A local GGUF chat model run by llama.cpp (``pip install 'shopbot[llama]'``).
+
+    ``model_spec`` is the built-in name (the verified, joined Qwen GGUF or
+    SmolLM2's) or a path to a ``.gguf`` file; it is run as is, quantised, with
+    no conversion. The chat template is the GGUF's own. ``adapter_path`` is the
+    same peft LoRA folder the transformers backend takes; it is converted once
+    to ``adapter.gguf`` beside it (:mod:`bot.gguf_adapter`) and applied by
+    llama.cpp at load. Decoding is greedy at temperature 0, with the same
+    repetition penalty as the transformers backend over llama.cpp's window of
+    the last 64 tokens.
+
+    llama.cpp keeps the previous prompt's KV cache and only evaluates what
+    differs, so a repeated system prompt is not prefilled again. One ``Llama``
+    object serves one generation at a time (a lock).
+    """
+
+    def __init__(
+        self,
+        model_spec: str = DEFAULT_MODEL,
+        adapter_path: str | os.PathLike[str] | None = None,
+        n_ctx: int = 4096,
+        num_threads: int | None = None,
+    ) -> None:
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"The llama-cpp backend needs llama-cpp-python ({exc}). Install it with "
+                "pip install 'shopbot[llama]' (it compiles llama.cpp, a few minutes), or use "
+                "llm_backend = 'transformers'."
+            ) from exc
+        started = time.time()
+        resolved = resolve_model(model_spec)
+        if resolved.kind != "gguf":
+            raise ModelLoadError(
+                f"The llama-cpp backend runs GGUF files; '{model_spec}' is a transformers folder. "
+                "Point llm_model at a .gguf file or use llm_backend = 'transformers'."
+            )
+        self.gguf = resolved.gguf_path()
+        if not self.gguf.is_file():
+            raise ModelLoadError(f"GGUF model file {self.gguf} does not exist.")
+        self.name = resolved.name
+        self.lora_path: Path | None = None
+        if adapter_path is not None:
+            from bot.gguf_adapter import ensure_gguf_adapter
+
+            self.lora_path = ensure_gguf_adapter(adapter_path, self.gguf)
+            self.name = f"{resolved.name}+{Path(adapter_path).name}"
+        threads = num_threads or int(os.environ.get("SHOPBOT_NUM_THREADS", "0")) or os.cpu_count()
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=str(self.gguf),
+                lora_path=str(self.lora_path) if self.lora_path else None,
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                seed=0,
+                verbose=False,
+            )
+        except Exception as exc:  # llama.cpp reports load failures as ValueError
+            raise ModelLoadError(
+                f"llama.cpp could not load {self.gguf}"
+                + (f" with the adapter {self.lora_path}" if self.lora_path else "")
+                + f": {type(exc).__name__}: {exc}"
+            ) from exc
+        self.n_threads = threads
+        self._lock = threading.Lock()
+        self.load_seconds = time.time() - started
+        log.info("chat model %s loaded by llama.cpp from %s in %.1fs (%s threads)",
+                 self.name, self.gguf, self.load_seconds, threads)  # fmt: skip
+
+    def stream(
+        self, messages: list[dict[str, str]], max_new_tokens: int = 256, temperature: float = 0.0
+    ) -> Iterator[str]:
+        """Yield the reply as llama.cpp decodes it; closing the iterator stops decoding."""
+        with self._lock:
+            sampling: dict[str, Any] = (
+                {"temperature": temperature, "top_p": 0.9}
+                if temperature > 0
+                else {"temperature": 0.0, "top_k": 1}
+            )
+            try:
+                chunks = self.llm.create_chat_completion(
+                    messages=messages,  # type: ignore[arg-type]
+                    max_tokens=max_new_tokens,
+                    stop=STOP_MARKERS,
+                    repeat_penalty=REPETITION_PENALTY,
+                    stream=True,
+                    **sampling,
+                )
+            except Exception as exc:  # a bad template, ...
+                raise GenerationError(f"llama.cpp failed: {type(exc).__name__}: {exc}") from exc
+            try:
+                for chunk in chunks:  # type: ignore[union-attr]
+                    piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                    if piece:
+                        yield piece
+            except ValueError as exc:  # e.g. the prompt exceeds the context window
+                raise GenerationError(f"llama.cpp failed: {exc}") from exc
+            finally:
+                # Reached on normal end, on error and when the consumer closes us
+                # early: closing llama-cpp's own generator stops its decode loop.
+                chunks.close()  # type: ignore[union-attr]
+
+
 # --------------------------------------------------------------------------- openai
 
 
@@ -439,7 +554,7 @@ def load_generator(
     base_url: str | None = None,
     api_key: str | None = None,
 ) -> Generator:
-    """Load the chat backend ``backend``: ``"transformers"``, ``"openai"`` or ``"none"``.
+    """Load the chat backend ``backend``: ``"transformers"``, ``"llama-cpp"``, ``"openai"`` or ``"none"``.
 
     ``backend`` may also be a :class:`bot.config.Config` (anything with
     ``llm_backend``, ``llm_model``, ``llm_adapter``, ``llm_base_url``,
@@ -479,6 +594,8 @@ def load_generator(
                 f"Could not load chat model '{model}': {type(exc).__name__}: {exc}. "
                 "Set llm_model to another model or llm_backend = 'none'."
             ) from exc
+    if kind in ("llama-cpp", "llama_cpp", "llamacpp"):
+        return LlamaCppGenerator(model or DEFAULT_MODEL, adapter_path=adapter)
     raise ModelLoadError(
-        f"Unknown llm_backend '{backend}': use 'transformers', 'openai' or 'none'."
+        f"Unknown llm_backend '{backend}': use 'transformers', 'llama-cpp', 'openai' or 'none'."
     )
