@@ -69,6 +69,7 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
             port=args.port,
             max_queue=args.max_queue,
             queue_timeout=args.queue_timeout,
+            backend=args.backend,
         )
     except LoadError as exc:
         raise ModelLoadError(str(exc)) from exc
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve-llm", help="serve the chat model (with the store's adapter) as an OpenAI API"
     )
     p.add_argument("--model", default="qwen2.5-0.5b", help="qwen2.5-0.5b, smollm2-135m or a path")
+    p.add_argument("--backend", choices=["transformers", "llama-cpp"], default="transformers")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--store", type=Path, help="serve this store's active LoRA adapter")
     g.add_argument("--adapter", help="a LoRA adapter folder")

@@ -138,10 +138,13 @@ class Engine:
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by the model's tokenizer (words if it has none)."""
-        tokenizer = getattr(self.generator, "tokenizer", None)
-        if tokenizer is None:
-            return len(text.split())
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        tokenizer = getattr(self.generator, "tokenizer", None)  # transformers
+        if tokenizer is not None:
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        llm = getattr(self.generator, "llm", None)  # llama-cpp
+        if llm is not None and hasattr(llm, "tokenize"):
+            return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        return len(text.split())
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         """Tokens of the rendered prompt (via the chat template when there is one)."""
@@ -367,8 +370,12 @@ def serve_llm(
     port: int = 8000,
     max_queue: int = 8,
     queue_timeout: float = 30.0,
+    backend: str = "transformers",
 ) -> None:
-    """Load the model (with the store's active adapter) and serve it until interrupted."""
+    """Load the model (with the store's active adapter) and serve it until interrupted.
+
+    ``backend`` is ``"transformers"`` or ``"llama-cpp"`` (the GGUF file as is).
+    """
     from bot.generation import load_generator
 
     if adapter is None and store is not None:
@@ -376,7 +383,7 @@ def serve_llm(
 
         found = active_adapter(store, model)
         adapter = str(found) if found else None
-    generator = load_generator(backend="transformers", model=model, adapter=adapter)
+    generator = load_generator(backend=backend, model=model, adapter=adapter)
     app = create_app(generator, max_queue=max_queue, queue_timeout=queue_timeout)
     print(f"shopbot: serving {generator.name} on http://{host}:{port}/v1", flush=True)
     web.run_app(app, host=host, port=port, print=None)

@@ -262,6 +262,9 @@ def main() -> int:
     )
     ap.add_argument("--engine-nice", type=int, default=19, help="the engine's CPU niceness")
     ap.add_argument("--engine-max-queue", type=int, default=None, help="serve-llm --max-queue")
+    ap.add_argument(
+        "--engine-backend", choices=["transformers", "llama-cpp"], default="transformers"
+    )
     ap.add_argument("--json", type=Path, help="also write the report here")
     args = ap.parse_args()
     env = {}
@@ -280,6 +283,7 @@ def main() -> int:
                     store=DEMO,
                     nice=args.engine_nice,
                     max_queue=args.engine_max_queue,
+                    backend=args.engine_backend,
                 )
                 engine_startup = engine.start()
                 env["SHOPBOT_LLM_BASE_URL"] = engine.url + "/v1"
@@ -301,6 +305,7 @@ def main() -> int:
                 report["engine"] = {
                     "command": "shopbot serve-llm",
                     "nice": args.engine_nice,
+                    "backend": args.engine_backend,
                     "startup_s": round(engine_startup or 0, 1),
                     **engine.health(),
                 }

@@ -115,8 +115,10 @@ class EngineProcess:
         nice: int = 0,
         max_queue: int | None = None,
         port: int | None = None,
+        backend: str = "transformers",
     ) -> None:
         self.model, self.store, self.nice, self.max_queue = model, store, nice, max_queue
+        self.backend = backend
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path)
@@ -125,7 +127,7 @@ class EngineProcess:
     def start(self, timeout: float = 900.0) -> float:
         """Start and wait until ``/health`` answers; returns the start-up seconds."""
         cmd = [sys.executable, "-m", "bot.cli", "serve-llm", "--model", self.model]
-        cmd += ["--port", str(self.port)]
+        cmd += ["--port", str(self.port), "--backend", self.backend]
         if self.store is not None:
             cmd += ["--store", str(self.store)]
         if self.max_queue is not None:
