@@ -159,10 +159,10 @@ def convert(adapter_dir: Path, base_gguf: Path, out: Path) -> dict[str, Any]:
     config = json.loads(config_path.read_text())
     if config.get("peft_type", "LORA") != "LORA":
         raise ModelLoadError(f"{adapter_dir} is a {config.get('peft_type')} adapter, not LoRA.")
-    if config.get("use_dora") or config.get("alpha_pattern"):
+    if config.get("use_dora") or config.get("alpha_pattern") or config.get("lora_bias"):
         raise ModelLoadError(
-            f"{adapter_dir} uses DoRA or per-module alphas, which llama.cpp adapters cannot "
-            "express; use the transformers backend for it."
+            f"{adapter_dir} uses DoRA, LoRA biases or per-module alphas, which llama.cpp "
+            "adapters cannot express; use the transformers backend for it."
         )
     rank, alpha = int(config["r"]), float(config["lora_alpha"])
     if config.get("use_rslora"):
