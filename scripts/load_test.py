@@ -265,6 +265,7 @@ def main() -> int:
     ap.add_argument(
         "--engine-backend", choices=["transformers", "llama-cpp"], default="transformers"
     )
+    ap.add_argument("--engine-threads", type=int, default=None, help="the engine's CPU threads")
     ap.add_argument("--json", type=Path, help="also write the report here")
     args = ap.parse_args()
     env = {}
@@ -284,6 +285,7 @@ def main() -> int:
                     nice=args.engine_nice,
                     max_queue=args.engine_max_queue,
                     backend=args.engine_backend,
+                    threads=args.engine_threads,
                 )
                 engine_startup = engine.start()
                 env["SHOPBOT_LLM_BASE_URL"] = engine.url + "/v1"
@@ -306,6 +308,7 @@ def main() -> int:
                     "command": "shopbot serve-llm",
                     "nice": args.engine_nice,
                     "backend": args.engine_backend,
+                    "threads": args.engine_threads,
                     "startup_s": round(engine_startup or 0, 1),
                     **engine.health(),
                 }

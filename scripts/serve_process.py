@@ -116,9 +116,10 @@ class EngineProcess:
         max_queue: int | None = None,
         port: int | None = None,
         backend: str = "transformers",
+        threads: int | None = None,
     ) -> None:
         self.model, self.store, self.nice, self.max_queue = model, store, nice, max_queue
-        self.backend = backend
+        self.backend, self.threads = backend, threads
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path)
@@ -133,6 +134,8 @@ class EngineProcess:
         if self.max_queue is not None:
             cmd += ["--max-queue", str(self.max_queue)]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        if self.threads:  # leave cores to the chat servers (torch and llama.cpp both read it)
+            env["SHOPBOT_NUM_THREADS"] = str(self.threads)
         nice = self.nice
         started = time.perf_counter()
         log = self.log_path.open("ab")
