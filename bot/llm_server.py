@@ -257,6 +257,9 @@ async def _generate(
         transport = request.transport
         return transport is None or transport.is_closing()
 
+    if gone():  # left while waiting in the queue: do not spend a prefill on nobody
+        engine.cancelled += 1
+        return web.Response(status=499)
     parts: list[str] = []
     response: web.StreamResponse | None = None
     try:
