@@ -30,7 +30,12 @@ def _config(args: argparse.Namespace, **overrides):  # type: ignore[no-untyped-d
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
-    return load_config(getattr(args, "store", None), getattr(args, "config", None), **overrides)
+    config = load_config(getattr(args, "store", None), getattr(args, "config", None), **overrides)
+    if config.llm_backend == "llama-cpp":
+        from bot.generation import prefer_passive_openmp
+
+        prefer_passive_openmp()  # before torch loads OpenMP: llama.cpp threads must not spin
+    return config
 
 
 def cmd_build(args: argparse.Namespace) -> int:

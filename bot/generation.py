@@ -354,6 +354,21 @@ def _eos_token_ids(tokenizer: Any, model: Any) -> list[int]:
 STOP_MARKERS = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>"]
 
 
+def prefer_passive_openmp() -> None:
+    """Make OpenMP worker threads sleep, not spin, while they wait (unless set otherwise).
+
+    llama.cpp's CPU threads (an OpenMP team) spin-wait at every barrier. When
+    the cores are shared (other processes, or torch in this same process), a
+    spinning thread that loses its core stalls the whole team: on the 2-core
+    test machine under load, SmolLM2 decoding with 2 threads fell from 30 to
+    0.5-7 tokens/s; with ``OMP_WAIT_POLICY=PASSIVE`` it stayed at 30. The
+    OpenMP runtime reads this once, when it is first loaded, and torch loads
+    the same ``libgomp.so.1``, so this must run before torch is imported: the
+    CLI calls it as soon as the config names the llama-cpp backend.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 class LlamaCppGenerator:
     """A local GGUF chat model run by llama.cpp (``pip install 'shopbot[llama]'``).
 
@@ -378,6 +393,7 @@ class LlamaCppGenerator:
         n_ctx: int = 4096,
         num_threads: int | None = None,
     ) -> None:
+        prefer_passive_openmp()  # in effect only if no OpenMP runtime is loaded yet
         try:
             import llama_cpp
         except ImportError as exc:
