@@ -1,15 +1,28 @@
-"""Benchmark the transformers chat backend: load time, time to first token, tokens/s.
+"""Benchmark the chat backends: load time, time to first token, tokens/s.
 
 Usage::
 
     python scripts/bench_generation.py [--models qwen2.5-0.5b smollm2-135m]
         [--max-new-tokens 64] [--prefill auto|none] [--json out.json]
+    python scripts/bench_generation.py --compare-backends [--model qwen2.5-0.5b]
+        [--questions 8] [--max-new-tokens 128] [--json out.json]
 
-For each model it loads :class:`bot.generation.TransformersGenerator` (the first
-run also converts the GGUF into the safetensors cache; the conversion time is
-read from the cache manifest), then streams replies to a short chat prompt and
-to grounded prompts built like shopbot's real ones (system rules + three
-passages). Prints one JSON document.
+The first form loads :class:`bot.generation.TransformersGenerator` for each model
+(the first run also converts the GGUF into the safetensors cache; the conversion
+time is read from the cache manifest), then streams replies to a short chat
+prompt and to grounded prompts built like shopbot's real ones (system rules +
+three passages). Prints one JSON document.
+
+``--compare-backends`` measures the served path (the transformers backend, the
+default) against llama-cpp-python on the same model, with the demo store's
+active LoRA adapter when it has one for that model (converted to a GGUF adapter
+for llama.cpp), in one run: the prompts are the ones the server builds
+(``bot.grounding.build_messages`` over the demo store's retrieved passages for
+single-turn questions of the held-out answer cases). Both models stay loaded and
+each prompt runs on both back to back, alternating which goes first, so load
+from other processes falls on both alike. llama.cpp's prompt cache is cleared
+before each prompt (both start cold). Reports TTFT and decode tokens/s (p50)
+and the llama-cpp / transformers ratios.
 """
 
 from __future__ import annotations
@@ -120,6 +133,134 @@ def bench_model(spec: str, max_new_tokens: int, prefill: str) -> dict:
     }
 
 
+def served_prompts(
+    model: str, questions: int, adapter: str | None = None
+) -> tuple[list[tuple[str, list]], str | None]:
+    """Grounded prompts as the server builds them for the demo store, and its active adapter."""
+    import tempfile
+
+    from bot.adapters import active_adapter
+    from bot.grounding import build_messages
+    from knowledge_base.build import ensure_built
+    from knowledge_base.embeddings import get_encoder
+    from knowledge_base.index import KnowledgeIndex
+    from tests.conftest import DEMO_STORE, copy_demo_store
+
+    adapter = adapter or active_adapter(DEMO_STORE, model)
+    cases = Path(__file__).resolve().parent.parent / "tests" / "data" / "answer_cases_heldout.jsonl"
+    texts = [json.loads(line) for line in cases.read_text().splitlines() if line.strip()]
+    asked = [c["turns"][0] for c in texts if len(c["turns"]) == 1 and not c.get("expect_handoff")]
+    # A private copy: building writes artifacts into the store folder.
+    store_dir = copy_demo_store(Path(tempfile.mkdtemp(prefix="bench-gen-")) / "demo")
+    encoder = get_encoder()
+    artifacts = ensure_built(store_dir, progress=False, encoder=encoder)
+    index = KnowledgeIndex.load(artifacts.index_dir, encoder)
+    prompts = []
+    for question in asked[:questions]:
+        hits = index.search(question, 5)  # what bot/dialogue.py retrieves per turn
+        prompts.append((question, build_messages(question, hits, [], artifacts.store.settings)))
+    return prompts, str(adapter) if adapter else None
+
+
+def _timed(generator, messages: list, max_new_tokens: int, tokenizer) -> dict:  # type: ignore[no-untyped-def]
+    """Stream one reply: TTFT, new tokens (counted with one tokenizer for both), decode tok/s."""
+    t0 = time.perf_counter()
+    first = None
+    text = ""
+    for piece in generator.stream(messages, max_new_tokens=max_new_tokens):
+        if first is None:
+            first = time.perf_counter()
+        text += piece
+    end = time.perf_counter()
+    first = first or end
+    new_tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return {
+        "ttft_s": round(first - t0, 3),
+        "total_s": round(end - t0, 3),
+        "new_tokens": new_tokens,
+        "decode_tok_s": round((new_tokens - 1) / (end - first), 2) if end > first else None,
+        "reply": text.strip()[:160],
+    }
+
+
+def compare_backends(
+    model: str, questions: int, max_new_tokens: int, adapter: str | None = None
+) -> dict:
+    """transformers (the served default) vs llama-cpp on the same prompts, model and adapter."""
+    import gc
+
+    from bot.generation import LlamaCppGenerator, TransformersGenerator
+
+    prompts, adapter = served_prompts(model, questions, adapter)
+    started = time.time()
+    served = TransformersGenerator(model, adapter_path=adapter)
+    load_transformers = time.time() - started
+    started = time.time()
+    llama = LlamaCppGenerator(model, adapter_path=adapter)
+    load_llama = time.time() - started
+    tokenizer = served.tokenizer
+    backends = {"transformers": served, "llama-cpp": llama}
+    for generator in backends.values():  # warm-up: lazy initialisation on both sides
+        list(generator.stream(prompts[0][1], max_new_tokens=4))
+
+    runs: dict[str, list[dict]] = {name: [] for name in backends}
+    for i, (question, messages) in enumerate(prompts):
+        prompt_tokens = len(
+            tokenizer(served.render(messages), add_special_tokens=False)["input_ids"]
+        )
+        order = list(backends) if i % 2 == 0 else list(reversed(backends))
+        for name in order:
+            if name == "llama-cpp":
+                llama.llm.reset()  # no KV reuse from the previous prompt: both start cold
+            run = _timed(backends[name], messages, max_new_tokens, tokenizer)
+            runs[name].append({"question": question, "prompt_tokens": prompt_tokens, **run})
+
+    def p50(name: str, key: str) -> float:
+        return round(statistics.median(r[key] for r in runs[name] if r[key] is not None), 3)
+
+    summary = {
+        name: {
+            "ttft_s_p50": p50(name, "ttft_s"),
+            "decode_tok_s_p50": p50(name, "decode_tok_s"),
+            "end_to_end_tok_s_p50": round(
+                statistics.median(r["new_tokens"] / r["total_s"] for r in runs[name]), 2
+            ),
+            "new_tokens_total": sum(r["new_tokens"] for r in runs[name]),
+        }
+        for name in backends
+    }
+    t, ll = summary["transformers"], summary["llama-cpp"]
+    result = {
+        "model": model,
+        "adapter": adapter,
+        "prompts": len(prompts),
+        "prompt_tokens_p50": statistics.median(r["prompt_tokens"] for r in runs["transformers"]),
+        "max_new_tokens": max_new_tokens,
+        "transformers": {
+            "decode_dtype": served.dtype,
+            "prefill_dtype": served.prefill_dtype or served.dtype,
+            "load_s": round(load_transformers, 1),
+            **t,
+        },
+        "llama-cpp": {
+            "gguf": str(llama.gguf),
+            "lora_gguf": str(llama.lora_path) if llama.lora_path else None,
+            "threads": llama.n_threads,
+            "load_s": round(load_llama, 1),
+            **ll,
+        },
+        "ratio_llama_cpp_over_transformers": {
+            "decode_tok_s": round(ll["decode_tok_s_p50"] / t["decode_tok_s_p50"], 2),
+            "end_to_end_tok_s": round(ll["end_to_end_tok_s_p50"] / t["end_to_end_tok_s_p50"], 2),
+            "ttft": round(ll["ttft_s_p50"] / t["ttft_s_p50"], 2),
+        },
+        "runs": runs,
+    }
+    del served, llama, backends
+    gc.collect()
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["qwen2.5-0.5b", "smollm2-135m"])
@@ -128,6 +269,16 @@ def main(argv: list[str] | None = None) -> int:
         "--prefill", default="auto", help="prefill dtype: auto (default), none, float32"
     )
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--compare-backends",
+        action="store_true",
+        help="transformers vs llama-cpp on the served prompts of the demo store",
+    )
+    parser.add_argument("--model", default="qwen2.5-0.5b", help="with --compare-backends")
+    parser.add_argument("--questions", type=int, default=8, help="with --compare-backends")
+    parser.add_argument(
+        "--adapter", help="with --compare-backends: this LoRA folder instead of the store's"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -140,8 +291,16 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "platform": platform.platform(),
         },
-        "models": [bench_model(m, args.max_new_tokens, args.prefill) for m in args.models],
     }
+    if args.compare_backends:
+        import llama_cpp
+
+        results["machine"]["llama_cpp_python"] = llama_cpp.__version__
+        results["compare_backends"] = compare_backends(
+            args.model, args.questions, args.max_new_tokens, args.adapter
+        )
+    else:
+        results["models"] = [bench_model(m, args.max_new_tokens, args.prefill) for m in args.models]
     out = json.dumps(results, indent=2)
     print(out)
     if args.json:
