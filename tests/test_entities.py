@@ -1,66 +1,18 @@
-"""Entity extraction on real utterance shapes, against the tau-bench retail catalogue."""
+"""Entity extraction on real utterance shapes, against the demo store's (tau-bench retail) catalogue."""
 
 from __future__ import annotations
-
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from bot.entities import extract_entities
-
-PRODUCTS_JSON = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "datasets"
-    / "taubench_retail"
-    / "products.json"
-)
-
-
-@dataclass
-class Variant:
-    """Stand-in for knowledge_base.store.Variant (entities only read .options)."""
-
-    id: str
-    options: dict[str, str]
-
-
-@dataclass
-class Product:
-    """Stand-in for knowledge_base.store.Product (entities read .id, .title, .variants)."""
-
-    id: str
-    title: str
-    variants: list[Variant] = field(default_factory=list)
+from knowledge_base.store import Product, load_store
+from tests.conftest import DEMO_STORE
 
 
 @pytest.fixture(scope="module")
 def catalog() -> list[Product]:
-    if PRODUCTS_JSON.exists():
-        raw = json.loads(PRODUCTS_JSON.read_text())
-        return [
-            Product(
-                p["product_id"],
-                p["name"],
-                [Variant(k, v["options"]) for k, v in p["variants"].items()],
-            )
-            for p in raw.values()
-        ]
-    # Outside the monorepo: a few products with the same shapes.
-    return [
-        Product("9523456873", "T-Shirt", [Variant("1", {"color": "blue", "size": "XL"})]),
-        Product(
-            "7363354090", "Hiking Boots", [Variant("2", {"size": "10", "material": "leather"})]
-        ),
-        Product("4794339885", "Office Chair", [Variant("3", {"color": "black"})]),
-        Product("4354588079", "Espresso Machine", [Variant("4", {"pressure": "15 bar"})]),
-        Product(
-            "8310926033", "Water Bottle", [Variant("5", {"capacity": "1000ml", "color": "black"})]
-        ),
-        Product("1656367028", "Smart Watch", [Variant("6", {"color": "black"})]),
-    ]
+    """The demo store's catalogue (50 tau-bench retail products, real store objects)."""
+    return load_store(DEMO_STORE).products
 
 
 def pairs(text: str, catalog: list[Product] | None = None) -> list[tuple[str, str]]:

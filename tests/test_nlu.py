@@ -5,26 +5,14 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
 from bot.nlu import NLU
 from knowledge_base.embeddings import get_encoder
+from knowledge_base.store import load_store
+from tests.conftest import DEMO_STORE
 from training.intents import BUILTIN_DATA_DIR, IntentClassifier, read_intents_csv
-
-
-@dataclass
-class Variant:
-    id: str
-    options: dict[str, str]
-
-
-@dataclass
-class Product:
-    id: str
-    title: str
-    variants: list[Variant] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +29,7 @@ def nlu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NLU]:
     clf = IntentClassifier.train(
         [t for t, _ in rows], [i for _, i in rows], get_encoder(), progress=False
     )
-    catalog = [Product("9523456873", "T-Shirt", [Variant("1", {"color": "blue", "size": "XL"})])]
+    catalog = [p for p in load_store(DEMO_STORE).products if p.title == "T-Shirt"]
     yield NLU(clf, catalog)
     if old is None:
         os.environ.pop("SHOPBOT_CACHE_DIR", None)
