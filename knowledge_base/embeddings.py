@@ -11,8 +11,10 @@ Two backends compute the same embeddings:
   ``<cache>/encoders/<model>-<sha16>/model.onnx`` (keyed by the SHA-256 of the
   model folder's files) and run by onnxruntime. Tokenisation is still the
   sentence-transformers model's own, so truncation at ``max_seq_length`` is the
-  same. One short utterance takes about a third of the torch time on 2 cores
-  (see docs/benchmarks.md, "Intents and retrieval").
+  same. One short utterance: 2.4x faster than single-threaded torch, far more
+  than that against torch's default two threads on a busy 2-core machine; the
+  same embeddings to cosine 0.9999995 (docs/benchmarks.md, "Sentence encoder on
+  onnxruntime").
 * ``torch``: the sentence-transformers pipeline itself; the fallback (with a
   logged reason) when onnxruntime is missing or the export does not reproduce
   the torch embeddings.
@@ -52,8 +54,9 @@ BACKENDS = ("auto", "onnx", "torch")
 ONNX_EXPORT_VERSION = 1
 ONNX_OPSET = 17
 # One intra-op thread: measured on 2 shared cores, 2 threads made one utterance
-# slower, not faster (thread hand-off costs more than a 10-token forward pass
-# saves), and batches of 64 gained little; see scripts/bench_intents.py encoders.
+# 2-3x slower (12.0 vs 23.6-36.1 ms p50) and batches of 64 slower too (145 vs 99
+# texts/s): `python scripts/bench_intents.py encoders`. Graph optimisation "all"
+# was a little faster than "basic" (12.0 vs 12.6 ms).
 ONNX_THREADS = 1
 ONNX_OPTIMIZATION = "all"  # onnxruntime graph optimisation: basic | extended | all
 # The exported graph must reproduce torch on these (cosine), checked at every load:
