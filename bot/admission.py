@@ -40,7 +40,7 @@ class GenerationGate:
         return cls(
             getattr(config, "generation_concurrency", 1),
             getattr(config, "generation_queue_size", 16),
-            getattr(config, "generation_queue_timeout", 30.0),
+            getattr(config, "generation_queue_timeout", 10.0),
         )
 
     @property

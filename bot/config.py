@@ -54,7 +54,7 @@ class Config:
     # slot, and how long one may wait; beyond that the customer gets a "busy" reply.
     generation_concurrency: int = 1
     generation_queue_size: int = 16
-    generation_queue_timeout: float = 30.0
+    generation_queue_timeout: float = 10.0
     # Insights: background profile/demand updates; log retention (0 = keep forever);
     # a product query whose best catalog title match is below this cosine is a demand gap.
     insights_enabled: bool = True
