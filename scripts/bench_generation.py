@@ -22,7 +22,10 @@ single-turn questions of the held-out answer cases). Both models stay loaded and
 each prompt runs on both back to back, alternating which goes first, so load
 from other processes falls on both alike. llama.cpp's prompt cache is cleared
 before each prompt (both start cold). Reports TTFT and decode tokens/s (p50)
-and the llama-cpp / transformers ratios.
+and the llama-cpp / transformers ratios. Run it with ``OMP_WAIT_POLICY=PASSIVE``
+in the environment, as the CLI sets it for the llama-cpp backend: torch is
+loaded first here, and llama.cpp's spinning OpenMP threads collapse on shared
+cores (see ``bot.generation.prefer_passive_openmp``).
 """
 
 from __future__ import annotations
