@@ -115,7 +115,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "--llm-backend", dest="llm_backend", choices=["transformers", "llama-cpp", "openai", "none"]
     )
     p.add_argument("--llm-model", dest="llm_model", help="qwen2.5-0.5b, smollm2-135m, or a path")
-    p.add_argument("--adapter", dest="llm_adapter", help="a LoRA adapter folder")
+    p.add_argument(
+        "--adapter",
+        dest="llm_adapter",
+        help="a LoRA adapter folder, or 'none' for the base model (default: the store's active one)",
+    )
     p.add_argument("--llm-base-url", dest="llm_base_url", help="OpenAI-compatible endpoint")
 
 

@@ -67,7 +67,9 @@ def load_generator_from_config(config: Config) -> Any:
     from bot import generation
 
     adapter = config.llm_adapter
-    if adapter is None and (config.llm_backend or "").lower() in ("transformers", "llama-cpp"):
+    if isinstance(adapter, str) and adapter.strip().lower() == "none":
+        adapter = None  # `--adapter none`: the base model, even where the store has an adapter
+    elif adapter is None and (config.llm_backend or "").lower() in ("transformers", "llama-cpp"):
         from bot.adapters import active_adapter
 
         # The store's active (or shipped) LoRA adapter, if trained on this base model.

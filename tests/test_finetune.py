@@ -147,6 +147,41 @@ def test_gate_decision_is_recorded_and_pointer_follows_it(run) -> None:
     assert active_adapter(run["store"], TEST_LLM) == expected
 
 
+def test_adapter_none_serves_the_base_model_even_with_an_active_adapter(run) -> None:
+    from bot.adapters import activate, pointer_path
+    from bot.config import load_config
+    from bot.loader import load_generator_from_config
+
+    pointer = pointer_path(run["store"])
+    before = pointer.read_bytes() if pointer.is_file() else None
+    activate(run["store"], run["out"], base_model=TEST_LLM, reason="test")
+    try:
+        config = load_config(run["store"], llm_model=TEST_LLM, llm_backend="transformers")
+        assert load_generator_from_config(config).adapter_path == run["out"].resolve()
+        config.llm_adapter = "none"
+        assert load_generator_from_config(config).adapter_path is None
+    finally:
+        if before is None:
+            pointer.unlink(missing_ok=True)
+        else:
+            pointer.write_bytes(before)
+
+
+def test_gate_evaluates_both_models_from_the_same_order_state(run) -> None:
+    """A case that cancels an order must pass for the second model too (fresh order state)."""
+    from training.finetune import run_gate
+
+    cancel = {"id": "cancel", "turns": ["my email is aarav.brown3708@example.com",
+              "I want to cancel order #W5065081", "no longer needed", "yes"],
+              "expect_all": ["cancelled", "$2,502.04"]}  # fmt: skip
+    cases = run["root"] / "cancel.jsonl"
+    cases.write_text(json.dumps(cancel) + "\n")
+    gate = run_gate(run["store"], TEST_LLM, run["out"], cases, progress=False, log=lambda *a: None)
+    assert [r["passed"] for r in gate["per_case"]["current"]] == [True]
+    assert [r["passed"] for r in gate["per_case"]["new"]] == [True]
+    assert not gate["activated"]  # equal pass rates: nothing to gain
+
+
 def test_gate_refuses_an_adapter_that_scores_worse_or_invents_more() -> None:
     from training.finetune import gate_decision
 

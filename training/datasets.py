@@ -11,8 +11,10 @@ Where examples come from, best first:
 - ``feedback``: a knowledge answer the customer rated +1;
 - ``faq`` / ``faq-paraphrase``: each FAQ question (and light rewordings of it)
   with the FAQ answer as target, so a store can be fine-tuned before it has logs;
-- ``policy``: a policy passage asked about by its heading, the grounded
+- ``policy``: a policy passage asked about by its heading (a few phrasings), the grounded
   (extractive) answer as target;
+- ``follow-up``: an FAQ question asked after an earlier exchange (history in
+  the prompt), so the model answers the current question, not the last one;
 - ``abstain``: a question whose passages do not answer it, with the "not
   sure" reply as target, so the model learns not to improvise.
 
@@ -58,6 +60,14 @@ _PARAPHRASES = (
     "Could you tell me: {q_lower}",
     "{q_bare}",
 )
+
+
+# Questions about a policy passage, asked by its heading.
+_PASSAGE_QUESTIONS = ("Can you explain {t}?", "What is your policy on {t}?")
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 def _variants(question: str, n: int) -> list[str]:
@@ -120,17 +130,19 @@ def store_examples(store: Any, index: Any, report: DataReport, min_score: float 
             out.append(_example(question, hits, [], settings, faq.answer, origin))
             report.add(origin)
     for passage in store.passages:
-        title = passage.title.split(" > ")[-1].strip()
-        question = f"Can you explain {title.lower()}?"
-        hits = _used_hits(index, question, min_score)
-        own = [h for h in hits if h.id == passage.id]
-        if not own:
-            report.drop("passage not retrieved for its heading")
-            continue
-        # The answer quotes the passage the question is about, conditions kept.
-        target = extractive_answer(own)
-        out.append(_example(question, hits, [], settings, target, "policy"))
-        report.add("policy")
+        # "Shipping and delivery — Overnight shipping": ask about the subsection.
+        title = re.split(r" > | — ", passage.title)[-1].strip()
+        for template in _PASSAGE_QUESTIONS:
+            question = template.format(t=title.lower())
+            hits = _used_hits(index, question, min_score)
+            own = [h for h in hits if h.id == passage.id]
+            if not own:
+                report.drop("passage not retrieved for its heading")
+                continue
+            # The answer quotes the passage the question is about, conditions kept.
+            target = extractive_answer(own)
+            out.append(_example(question, hits, [], settings, target, "policy"))
+            report.add("policy")
     for product in store.products[::5]:
         question = f"Tell me about the {product.title}."
         hits = _used_hits(index, question, min_score)
@@ -140,8 +152,22 @@ def store_examples(store: Any, index: Any, report: DataReport, min_score: float 
             continue
         out.append(_example(question, hits, [], settings, extractive_answer(own), "product"))
         report.add("product")
+    # Follow-up questions: the same FAQ asked after an earlier, unrelated
+    # exchange, so the model answers the question in front of it, not the history.
+    for faq in rng.sample(faqs, k=min(len(faqs) // 3, len(faqs))):
+        before = rng.choice([f for f in faqs if f.id != faq.id] or faqs)
+        hits = _used_hits(index, faq.question, min_score)
+        if faq.id not in [h.id for h in hits]:
+            continue
+        history = [
+            {"role": "user", "content": before.question},
+            {"role": "assistant", "content": before.answer},
+        ]
+        out.append(_example(f"And {_lower_first(faq.question)}", hits, history, settings,
+                            faq.answer, "follow-up"))  # fmt: skip
+        report.add("follow-up")
     # Abstention: an FAQ question shown only passages about something else.
-    for faq in rng.sample(faqs, k=min(len(faqs) // 6, len(faqs))):
+    for faq in rng.sample(faqs, k=min(len(faqs) // 3, len(faqs))):
         other = rng.choice([f for f in faqs if f.category != faq.category] or faqs)
         hits = [h for h in _used_hits(index, other.question, min_score) if h.id != faq.id]
         if not hits or any(faq.id == h.id or faq.answer[:60] in (h.answer or "") for h in hits):
