@@ -35,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knowledge_base.cache import cache_root, memoised
+
 QWEN_SPEC = "qwen2.5-0.5b"
 SMOLLM2_SPEC = "smollm2-135m"
 DEFAULT_MODEL = QWEN_SPEC
@@ -53,12 +55,6 @@ class ModelLoadError(RuntimeError):
 
     The message says what was wrong and what to do about it.
     """
-
-
-def cache_root() -> Path:
-    """The shopbot cache root: ``$SHOPBOT_CACHE_DIR`` or ``~/.cache/shopbot``."""
-    env = os.environ.get("SHOPBOT_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "shopbot"
 
 
 def models_dir() -> Path:
@@ -169,23 +165,7 @@ def _memo_sha256(path: Path) -> str:
     """SHA-256 of a user GGUF, memoised by (path, size, mtime) to skip re-hashing."""
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    memo_path = models_dir() / "sha256-memo.json"
-    try:
-        memo = json.loads(memo_path.read_text())
-    except (OSError, ValueError):
-        memo = {}
-    if key in memo:
-        return str(memo[key])
-    digest = sha256_file(path)
-    memo[key] = digest
-    try:
-        memo_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(memo, indent=1))
-        os.replace(tmp, memo_path)
-    except OSError:
-        pass  # a read-only cache only costs a re-hash next time
-    return digest
+    return memoised(models_dir() / "sha256-memo.json", key, lambda: sha256_file(path))
 
 
 @dataclass

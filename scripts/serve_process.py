@@ -26,6 +26,42 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def spawn_until_healthy(
+    cmd: list[str], env: dict[str, str], log_path: Path, url: str, timeout: float, nice: int = 0
+) -> tuple[subprocess.Popen[bytes], float]:
+    """Start ``cmd`` (output to ``log_path``) and wait until ``url/health`` answers 200.
+
+    Returns the process and its start-up seconds. ``nice`` > 0 lowers only the
+    child's CPU priority. RuntimeError with the log's tail if the process exits
+    first, or (after killing it) if it does not answer within ``timeout`` s.
+    """
+    name = cmd[3]  # [python, -m, bot.cli, serve | serve-llm, ...]
+    started = time.perf_counter()
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,  # only the child is reniced
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"shopbot {name} exited with {proc.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, time.perf_counter() - started
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(f"shopbot {name} did not answer /health within {timeout} s")
+
+
 class ServerProcess:
     """``shopbot serve`` in a child process; ``start()``, ``kill()``, ``stop()``."""
 
@@ -64,25 +100,8 @@ class ServerProcess:
             cmd += ["--llm-model", self.llm_model]
         if self.llm_backend:
             cmd += ["--llm-backend", self.llm_backend]
-        started = time.perf_counter()
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = self.log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"shopbot serve exited with {self.proc.returncode}:\n{tail}")
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return time.perf_counter() - started
-            except OSError:
-                time.sleep(0.2)
-        self.kill()
-        raise RuntimeError(f"shopbot serve did not answer /health within {timeout} s")
+        self.proc, seconds = spawn_until_healthy(cmd, self.env, self.log_path, self.url, timeout)
+        return seconds
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no WAL checkpoint, as in a power cut."""
@@ -136,31 +155,10 @@ class EngineProcess:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         if self.threads:  # leave cores to the chat servers (torch and llama.cpp both read it)
             env["SHOPBOT_NUM_THREADS"] = str(self.threads)
-        nice = self.nice
-        started = time.perf_counter()
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=(lambda: os.nice(nice)) if nice else None,  # only the child is reniced
+        self.proc, seconds = spawn_until_healthy(
+            cmd, env, self.log_path, self.url, timeout, nice=self.nice
         )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = self.log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"shopbot serve-llm exited with {self.proc.returncode}:\n{tail}")
-            try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return time.perf_counter() - started
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"shopbot serve-llm did not answer /health within {timeout} s")
+        return seconds
 
     def health(self) -> dict:
         """The engine's ``/health``: queue state and completed/cancelled counts."""
