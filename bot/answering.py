@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from bot.generation import Generator
+from bot.generation import Generator, stream_in_thread
 from bot.grounding import (
     MAX_PASSAGES,
     build_messages,
@@ -46,8 +45,6 @@ from bot.grounding import (
 )
 
 log = logging.getLogger(__name__)
-
-_DONE = object()
 
 
 class KnowledgeAnswerer:
@@ -90,30 +87,16 @@ class KnowledgeAnswerer:
 
         messages = build_messages(question, hits, history, settings)
         context = f"{question}\n{getattr(settings, 'name', '')}"
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        stop = threading.Event()
-        worker = threading.Thread(
-            target=self._produce,
-            args=(messages, loop, queue, stop),
-            name="shopbot-answer",
-            daemon=True,
+        pieces = stream_in_thread(
+            self.generator, messages, self.max_new_tokens, self.temperature, "shopbot-answer"
         )
-        worker.start()
-
         shown = ""  # checked text already sent as tokens
         model_text = ""
         buffer = ""
         problems: list[str] = []
         error: BaseException | None = None
         try:
-            while True:
-                item = await queue.get()
-                if item is _DONE:
-                    break
-                if isinstance(item, BaseException):
-                    error = item
-                    break
+            async for item in pieces:
                 model_text += item
                 buffer += item
                 sentences, buffer = split_sentences(buffer, complete_only=True)
@@ -125,15 +108,19 @@ class KnowledgeAnswerer:
                     yield {"type": "token", "text": sentence}
                 if problems:
                     break
-            if error is None and not problems and buffer.strip():
+            if not problems and buffer.strip():
                 # The model stopped mid-sentence (or without final punctuation).
                 problems = _sentence_problems(buffer, sources, context)
                 if not problems:
                     shown += buffer
                     yield {"type": "token", "text": buffer}
+        except (asyncio.CancelledError, GeneratorExit):
+            raise  # our consumer went away or was cancelled, not a model failure
+        except BaseException as exc:  # raised by the model: answer extractively
+            error = exc
         finally:
             # Also reached when our consumer goes away (client disconnected).
-            stop.set()
+            await pieces.aclose()
 
         final["model_text"] = model_text
         if error is not None:
@@ -170,42 +157,6 @@ class KnowledgeAnswerer:
             if event["type"] == "final":
                 final = event
         return final
-
-    def _produce(
-        self,
-        messages: list[dict[str, str]],
-        loop: asyncio.AbstractEventLoop,
-        queue: asyncio.Queue[Any],
-        stop: threading.Event,
-    ) -> None:
-        """Worker thread: run the blocking generator, hand pieces to the event loop."""
-
-        def put(item: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:
-                stop.set()  # the event loop is gone; nobody is listening
-
-        pieces = None
-        try:
-            pieces = self.generator.stream(
-                messages, max_new_tokens=self.max_new_tokens, temperature=self.temperature
-            )
-            for piece in pieces:
-                if stop.is_set():
-                    break
-                put(piece)
-        except BaseException as exc:  # reported to the consumer, which falls back
-            put(exc)
-        else:
-            put(_DONE)
-        finally:
-            close = getattr(pieces, "close", None)
-            if close is not None:
-                try:
-                    close()  # stops the model's generation thread early
-                except Exception:
-                    log.debug("closing the generator stream failed", exc_info=True)
 
 
 # A long sentence with less than this share of its words in the sources is

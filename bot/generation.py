@@ -18,6 +18,7 @@ early by closing the iterator. Backends:
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -26,7 +27,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -558,6 +559,77 @@ class ExtractiveOnly:
     ) -> Iterator[str]:
         """Yield nothing."""
         return iter(())
+
+
+# --------------------------------------------------------------------------- async
+
+
+_DONE = object()
+
+
+async def stream_in_thread(
+    generator: Generator,
+    messages: list[dict[str, str]],
+    max_new_tokens: int,
+    temperature: float,
+    name: str = "shopbot-generate",
+    join: bool = False,
+) -> AsyncIterator[str]:
+    """``generator.stream(...)`` in a worker thread, its pieces yielded on the event loop.
+
+    The blocking model never holds up the loop. An error raised by the model is
+    raised here. Leaving early (``break``, an error, ``aclose()``) stops
+    generation: the worker stops pulling pieces and closes the model's stream,
+    which TransformersGenerator turns into a stop flag (within one token).
+    ``join``: also wait until the worker has really stopped (a caller that
+    frees a capacity slot afterwards).
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    stop = threading.Event()
+
+    def put(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:
+            stop.set()  # the event loop is gone; nobody is listening
+
+    def produce() -> None:
+        pieces = None
+        try:
+            pieces = generator.stream(
+                messages, max_new_tokens=max_new_tokens, temperature=temperature
+            )
+            for piece in pieces:
+                if stop.is_set():
+                    break
+                put(piece)
+        except BaseException as exc:  # handed to the consumer
+            put(exc)
+        else:
+            put(_DONE)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                try:
+                    close()  # stops the model's generation thread early
+                except Exception:
+                    log.debug("closing the generator stream failed", exc_info=True)
+
+    worker = threading.Thread(target=produce, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = await queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        if join:
+            await asyncio.to_thread(worker.join)
 
 
 # --------------------------------------------------------------------------- factory

@@ -17,10 +17,8 @@ busy engine. A client that disconnects stops its generation.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -30,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.admission import GenerationGate
+from bot.generation import stream_in_thread
 
 log = logging.getLogger("shopbot.llm_server")
 
@@ -38,7 +37,6 @@ MAX_TOKENS_LIMIT = 4096
 DEFAULT_MAX_TOKENS = 256
 ROLES = {"system", "user", "assistant"}
 ENGINE_KEY: web.AppKey[Any] = web.AppKey("engine", object)
-_DONE = object()
 
 
 class BadRequest(Exception):
@@ -159,49 +157,23 @@ class Engine:
         iterator (which TransformersGenerator turns into a stop flag) ends
         generation within one token.
         """
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        stop = threading.Event()
-
-        def produce() -> None:
-            stream = None
-            try:
-                stream = self.generator.stream(
-                    request["messages"], request["max_tokens"], request["temperature"]
-                )
-                for piece in stream:
-                    if stop.is_set():
-                        break
-                    loop.call_soon_threadsafe(queue.put_nowait, piece)
-                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
-            except BaseException as exc:  # handed to the consumer, which reports it
-                try:
-                    loop.call_soon_threadsafe(queue.put_nowait, exc)
-                except RuntimeError:
-                    pass  # the loop is closed: nobody is listening
-            finally:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
-
-        worker = threading.Thread(target=produce, name="shopbot-llm-generate", daemon=True)
-        worker.start()
+        pieces = stream_in_thread(
+            self.generator,
+            request["messages"],
+            request["max_tokens"],
+            request["temperature"],
+            "shopbot-llm-generate",
+            join=True,  # the slot is only free once the model really stopped
+        )
         try:
-            while True:
-                item = await queue.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
+            async for item in pieces:
                 if gone():
                     self.cancelled += 1
                     log.info("client went away: generation stopped")
                     return
                 yield item
         finally:
-            stop.set()
-            # The slot is only free once the model really stopped.
-            await asyncio.to_thread(worker.join)
+            await pieces.aclose()
 
 
 def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None) -> bytes:

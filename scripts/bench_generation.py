@@ -96,30 +96,8 @@ def bench_model(spec: str, max_new_tokens: int, prefill: str) -> dict:
     runs = []
     for kind, messages in prompts:
         prompt_tokens = len(generator.tokenizer(generator.render(messages))["input_ids"])
-        t0 = time.time()
-        first = None
-        text = ""
-        for piece in generator.stream(messages, max_new_tokens=max_new_tokens):
-            if first is None:
-                first = time.time()
-            text += piece
-        end = time.time()
-        new_tokens = len(generator.tokenizer(text, add_special_tokens=False)["input_ids"])
-        decode_time = end - (first or end)
-        runs.append(
-            {
-                "kind": kind,
-                "prompt_tokens": prompt_tokens,
-                "new_tokens": new_tokens,
-                "ttft_s": round((first or end) - t0, 2),
-                "total_s": round(end - t0, 2),
-                # Tokens after the first, over the time after the first piece arrived.
-                "decode_tok_s": round((new_tokens - 1) / decode_time, 1)
-                if decode_time > 0
-                else None,
-                "reply": text.strip()[:200],
-            }
-        )
+        timed = _timed(generator, messages, max_new_tokens, generator.tokenizer)
+        runs.append({"kind": kind, "prompt_tokens": prompt_tokens, **timed})
     grounded = [r for r in runs if r["kind"] == "grounded"]
     return {
         "model": generator.name,

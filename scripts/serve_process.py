@@ -62,7 +62,28 @@ def spawn_until_healthy(
     raise RuntimeError(f"shopbot {name} did not answer /health within {timeout} s")
 
 
-class ServerProcess:
+class _Child:
+    """A shopbot subprocess (``self.proc``) that can be killed or stopped."""
+
+    proc: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no WAL checkpoint, as in a power cut."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        """SIGINT, the graceful way (``web.run_app`` closes the log); SIGKILL if stuck."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class ServerProcess(_Child):
     """``shopbot serve`` in a child process; ``start()``, ``kill()``, ``stop()``."""
 
     def __init__(
@@ -103,23 +124,8 @@ class ServerProcess:
         self.proc, seconds = spawn_until_healthy(cmd, self.env, self.log_path, self.url, timeout)
         return seconds
 
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hooks, no WAL checkpoint, as in a power cut."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
 
-    def stop(self) -> None:
-        """SIGINT, the graceful way (``web.run_app`` closes the log); SIGKILL if stuck."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-class EngineProcess:
+class EngineProcess(_Child):
     """``shopbot serve-llm`` in a child process, optionally at a lower CPU priority.
 
     ``nice`` > 0 makes the engine yield the CPU to the chat servers on the same
@@ -166,13 +172,3 @@ class EngineProcess:
 
         with urllib.request.urlopen(self.url + "/health", timeout=10) as resp:
             return dict(json.loads(resp.read()))
-
-    def stop(self) -> None:
-        """SIGINT, then SIGKILL if it does not exit within 30 s."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
