@@ -55,11 +55,16 @@ BACKENDS = ("auto", "onnx", "torch")
 # then simply not found, and re-exported next to them.
 ONNX_EXPORT_VERSION = 1
 ONNX_OPSET = 17
-# One intra-op thread: measured on 2 shared cores, 2 threads made one utterance
-# 2-3x slower (12.0 vs 23.6-36.1 ms p50) and batches of 64 slower too (145 vs 99
-# texts/s): `python scripts/bench_intents.py encoders`. Graph optimisation "all"
-# was a little faster than "basic" (12.0 vs 12.6 ms).
-ONNX_THREADS = 1
+# Two intra-op threads that sleep instead of spin-waiting between operators.
+# onnxruntime's threads spin by default, and on 2 shared cores a spinning thread
+# that loses its core stalls the other: with spinning, 2 threads made one
+# utterance 2-3x slower than 1 under load. Without spinning, 2 threads beat 1 on
+# a quiet machine (5.6 vs 8.6 ms p50), beside two busy nice-19 processes (7.0 vs
+# 8.7) and beside two busy nice-0 ones (9.4 vs 11.5):
+# `python scripts/bench_intents.py encoders [--busy 2]`. Graph optimisation "all"
+# was a little faster than "basic".
+ONNX_THREADS = min(2, os.cpu_count() or 1)
+ONNX_SPINNING = False
 ONNX_OPTIMIZATION = "all"  # onnxruntime graph optimisation: basic | extended | all
 # The exported graph must reproduce torch on these (cosine), checked at every load:
 # a truncated, bit-flipped or mis-exported file is caught here and rebuilt.
@@ -195,13 +200,20 @@ class OnnxSentenceModel:
     """The exported MiniLM graph in an onnxruntime session."""
 
     def __init__(
-        self, path: Path, threads: int = ONNX_THREADS, optimization: str = ONNX_OPTIMIZATION
+        self,
+        path: Path,
+        threads: int = ONNX_THREADS,
+        optimization: str = ONNX_OPTIMIZATION,
+        spinning: bool = ONNX_SPINNING,
     ) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if spinning else "0"
+        )
         options.graph_optimization_level = {
             "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,

@@ -208,6 +208,7 @@ def bench_intents(seed: int, test_fraction: float) -> dict[str, Any]:
     for k in ("accuracy", "macro_f1", "in_scope_accuracy", "false_oos_rate"):
         if isinstance(out[k], float):
             out[k] = round(out[k], 4)
+    out["predict_vs_baseline"] = predict_vs_baseline(list(train) + extra, list(test), seed)
     out.update(
         bitext_rows=len(bitext),
         bitext_intents=len(set(labels)),
@@ -217,6 +218,61 @@ def bench_intents(seed: int, test_fraction: float) -> dict[str, Any]:
         test_fraction=test_fraction,
     )
     return out
+
+
+def predict_vs_baseline(
+    train: list[tuple[str, str]], test: list[tuple[str, str]], seed: int, rounds: int = 4
+) -> dict[str, Any]:
+    """One-utterance prediction, shipped vs the configuration before 2026-11-23 evening.
+
+    Baseline: the kNN part of the oos score over every in-scope training row
+    (format-2 scoring) and a one-thread onnxruntime session with spin-waiting.
+    Shipped: kNN over the 5 most probable intents' rows, two threads that sleep.
+    Same model, same 200 test utterances, timed in blocks taken in turn.
+    """
+    import copy
+
+    import numpy as np
+
+    from knowledge_base.embeddings import OnnxSentenceModel, get_encoder
+    from training.intents import IntentClassifier
+
+    encoder = get_encoder()
+    shipped = IntentClassifier.train(
+        [t for t, _ in train], [i for _, i in train], encoder, seed=seed, progress=False
+    )
+    if encoder.onnx is None:
+        return {"skipped": f"encoder backend is {encoder.backend}, not onnx"}
+    old_encoder = copy.copy(encoder)
+    old_encoder.onnx = OnnxSentenceModel(encoder.onnx.path, threads=1, spinning=True)
+    old_encoder._recent = type(encoder._recent)()
+    baseline = copy.copy(shipped)
+    baseline.encoder, baseline.support_offsets = old_encoder, None
+    texts = [t for t, _ in test[:200]]
+    same = sum(
+        a[0][0] == b[0][0]
+        for a, b in zip(
+            shipped._rank_embeddings(encoder.encode(texts)),
+            baseline._rank_embeddings(encoder.encode(texts)),
+            strict=True,
+        )
+    )
+    times: dict[str, list[float]] = {"shipped": [], "baseline": []}
+    size = len(texts) // rounds
+    for r in range(rounds):
+        for name, clf in (("shipped", shipped), ("baseline", baseline)):
+            for text in texts[r * size : (r + 1) * size]:
+                clf.encoder._recent.clear()  # every call encodes, as for a new turn
+                t = time.perf_counter()
+                clf.predict([text])
+                times[name].append((time.perf_counter() - t) * 1000)
+    p50 = {k: round(float(np.percentile(v, 50)), 2) for k, v in times.items()}
+    return {
+        "predict_ms_p50": p50,
+        "p50_ratio_baseline_over_shipped": round(p50["baseline"] / p50["shipped"], 2),
+        "same_top_intent_share": round(same / len(texts), 4),
+        "utterances": len(texts),
+    }
 
 
 # -- 3. latency ------------------------------------------------------------------

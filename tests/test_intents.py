@@ -19,6 +19,9 @@ from training.intents import (
     IntentClassifier,
     builtin_training_data,
     evaluate_intents,
+    group_support,
+    knn_similarity,
+    knn_top_intents,
     read_intents_csv,
 )
 
@@ -121,6 +124,39 @@ def test_save_load_round_trip_gives_identical_predictions(
     loaded = IntentClassifier.load(tmp_path / "intents", get_encoder())
     texts = [t for t, _ in rows[1][:40]]
     assert loaded.predict(texts) == classifier.predict(texts)
+
+
+def test_knn_over_the_top_intents_finds_the_nearest_row_of_those_intents() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.arange(60) % 4  # intent 3 plays oos: never in the support
+    support, offsets = group_support(x, y, 4, oos_index=3)
+    assert offsets.tolist() == [0, 15, 30, 45, 45]
+    queries = rng.normal(size=(10, 8)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    probs = rng.dirichlet(np.ones(4), size=10).astype(np.float32)
+    # With every in-scope intent allowed it is the plain nearest neighbour ...
+    everything = knn_top_intents(queries, probs, support, offsets, oos_index=3, k=10)
+    assert np.allclose(everything, knn_similarity(queries, x[y != 3]))
+    # ... with one, the nearest row of the most probable in-scope intent.
+    one = knn_top_intents(queries, probs, support, offsets, oos_index=3, k=1)
+    for q, p, got in zip(queries, probs, one, strict=True):
+        best = int(np.argmax(p[:3]))
+        assert got == pytest.approx(float((x[y == best] @ q).max()), abs=1e-6)
+
+
+def test_a_format_2_model_without_grouped_support_still_predicts(
+    classifier: IntentClassifier, rows: tuple[list, list], tmp_path: Path
+) -> None:
+    classifier.save(tmp_path / "intents")
+    with np.load(tmp_path / "intents" / "head.npz") as head:
+        arrays = {k: head[k] for k in head.files if k != "support_offsets"}
+    np.savez(tmp_path / "intents" / "head.npz", **arrays)
+    old = IntentClassifier.load(tmp_path / "intents", get_encoder())
+    assert old.support_offsets is None and old.support is not None
+    texts = [t for t, _ in rows[1][:20]]
+    assert [r[0][0] for r in old.predict(texts)] == [r[0][0] for r in classifier.predict(texts)]
 
 
 def test_training_is_deterministic(classifier: IntentClassifier, rows: tuple[list, list]) -> None:
