@@ -58,6 +58,40 @@ YES_RE = re.compile(
 NO_RE = re.compile(
     r"^\s*(no|n|nope|nah|don'?t|do not|never ?mind|stop|cancel that|not now)\b", re.I
 )
+# A question about the rules ("Can I return an item before it arrives?", "Do I
+# pay the postage for returns?", "How can I cancel an order?") rather than a
+# request about one's own order: answered from the store's policies, with a
+# button that starts the action. "Can you ..." is a polite request, not a
+# question about the rules, and "where is / status of / when will my" asks
+# about one specific order, so neither is one.
+GENERAL_QUESTION_RE = re.compile(
+    r"^\s*(?:(?:can|could|may|should|must) (?:i|we|one)\b"
+    r"|(?:do|does) (?:i|we|you|one)\b"
+    r"|(?:is|are) there\b|is it (?:possible|ok|okay|true)\b"
+    r"|how (?:long|many|much|soon|often|do|does|can|should)\b"
+    r"|what (?:is|are|happens|if|should|do|can)\b|what's\b"
+    r"|why (?:can'?t|cannot|can not|is|are|do|does|did|would|isn'?t|won'?t)\b)"
+    r"|\bwhat (?:should|do|can) i do\b|\bwhy\s*\?\s*$",
+    re.I,
+)
+SPECIFIC_ORDER_RE = re.compile(
+    r"\b(?:where|status|when will my|has my|did my|tracking number for)\b", re.I
+)
+# The button offered beside a policy answer; its payload is sent as the
+# customer's next message and starts the action.
+ACTION_OFFERS = {
+    **dict.fromkeys(
+        ORDER_STATUS_INTENTS,
+        {"title": "Check my order", "payload": "I want to check the status of my order"},
+    ),
+    **dict.fromkeys(
+        CANCEL_INTENTS, {"title": "Cancel an order", "payload": "I want to cancel my order"}
+    ),
+    **dict.fromkeys(
+        RETURN_INTENTS,
+        {"title": "Start a return", "payload": "I want to return an item from my order"},
+    ),
+}
 CANCEL_REASONS = {
     "no longer needed": re.compile(
         r"no longer need|don'?t need|do not need|not needed|changed my mind", re.I
@@ -373,8 +407,13 @@ class Bot:
                 return
 
         # A new request.
+        policy_hits = await self._policy_question_hits(turn, intent, confident)
         if confident and intent in HANDOFF_INTENTS:
             await self._run(turn, "action_handoff")
+        elif policy_hits:
+            offer = ACTION_OFFERS.get(intent) if confident else None
+            async for event in self._knowledge(turn, False, policy_hits, offer):
+                yield event
         elif confident and intent in ORDER_STATUS_INTENTS:
             await self._start(turn, "action_order_status")
         elif confident and intent in CANCEL_INTENTS:
@@ -395,8 +434,41 @@ class Bot:
                 yield event
 
     # -- knowledge answers --------------------------------------------------
-    async def _knowledge(self, turn: _Turn, out_of_scope: bool) -> AsyncIterator[dict[str, Any]]:
+    async def _policy_question_hits(self, turn: _Turn, intent: str, confident: bool) -> list[Any]:
+        """The knowledge hits when this message asks about the rules, not for an action.
+
+        Only where the intent would otherwise start an order action or a product
+        search, the message names no order, is phrased as a general question,
+        and the store's policies or FAQ answer it confidently (a product as the
+        best match keeps the product search: "Do you have running shoes?").
+        """
+        routes_to_action = confident and intent in (
+            ORDER_STATUS_INTENTS | CANCEL_INTENTS | RETURN_INTENTS | PRODUCT_INTENTS
+        )
+        if not (routes_to_action or self._mentions_product(turn)) or turn.entity("order_id"):
+            return []
+        if not GENERAL_QUESTION_RE.search(turn.text) or SPECIFIC_ORDER_RE.search(turn.text):
+            return []
         hits = await asyncio.to_thread(self.index.search, turn.text, 5)
+        best = hits[0] if hits else None
+        if best is None or best.type == "product" or best.dense < self.config.answer_min_score:
+            return []
+        return hits
+
+    async def _knowledge(
+        self,
+        turn: _Turn,
+        out_of_scope: bool,
+        hits: list[Any] | None = None,
+        offer: dict[str, str] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Answer from the store's knowledge, ask which entry was meant, or abstain.
+
+        ``offer``: a button that starts the action the question was about, shown
+        under the answer ("Start a return" under the return policy).
+        """
+        if hits is None:
+            hits = await asyncio.to_thread(self.index.search, turn.text, 5)
         best = hits[0] if hits else None
         confidence = best.dense if best else 0.0
         # An out-of-scope intent with a plausible store match ("how much is delivery"
@@ -454,7 +526,10 @@ class Bot:
             if not admitted:
                 turn.action = "action_answer_busy"
                 turn.fallback = True
-                turn.say(TEXTS["busy"].format(answer=extractive_answer(used)))
+                turn.say(
+                    TEXTS["busy"].format(answer=extractive_answer(used)),
+                    buttons=[offer] if offer else None,
+                )
                 return
             async for event in self.answerer.stream(
                 turn.text, used, turn.conv.history[-4:], self.settings
@@ -464,7 +539,7 @@ class Bot:
                 else:
                     yield event
         turn.fallback = bool(final.get("fallback"))
-        turn.say(final.get("text") or used[0].answer)
+        turn.say(final.get("text") or used[0].answer, buttons=[offer] if offer else None)
 
     # -- business actions ---------------------------------------------------
     async def _start(self, turn: _Turn, action: str) -> None:

@@ -293,3 +293,33 @@ async def test_a_different_question_leaves_the_return_form(client, demo_store):
     data = await say(client, "return-2", "what payment methods do you accept?")
     assert data["action"] != "validate_return_form"
     assert "order id" not in reply_text(data).lower()
+
+
+@pytest.mark.parametrize(
+    "question, offer",
+    [
+        ("Do I pay the postage for returns?", "Start a return"),
+        ("How can I cancel an order I placed?", "Cancel an order"),
+    ],
+)
+async def test_a_question_about_the_rules_is_answered_with_a_button_for_the_action(
+    client, question, offer
+):
+    # The intent is an order action, but the customer asks how the rules work:
+    # the policy answers it (no verification asked for), and one click starts
+    # the action itself.
+    data = await say(client, f"rules-{offer}", question)
+    assert data["action"] in ("action_answer", "action_answer_busy"), data["action"]
+    assert data["sources"] and all(s["type"] != "product" for s in data["sources"])
+    buttons = [b for m in data["messages"] for b in m.get("buttons", [])]
+    assert [b["title"] for b in buttons] == [offer]
+    data = await say(client, f"rules-{offer}", buttons[0]["payload"])
+    assert data["action"] in ("action_verify_customer", "action_cancel_order"), data["action"]
+    assert "email" in reply_text(data).lower()  # verification first, as for any order action
+
+
+async def test_a_request_about_ones_own_order_still_starts_the_action(client):
+    data = await say(client, "rules-own", "Where is my order?")
+    assert data["action"] == "action_order_status" and "email" in reply_text(data).lower()
+    data = await say(client, "rules-own", "I want to cancel my order")
+    assert data["action"] == "action_cancel_order" and "email" in reply_text(data).lower()
