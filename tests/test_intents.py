@@ -17,6 +17,8 @@ from training.intents import (
     BUILTIN_DATA_DIR,
     EmbeddingCache,
     IntentClassifier,
+    LexicalHead,
+    _lexical_vectorizer,
     builtin_training_data,
     evaluate_intents,
     group_support,
@@ -157,6 +159,33 @@ def test_a_format_2_model_without_grouped_support_still_predicts(
     assert old.support_offsets is None and old.support is not None
     texts = [t for t, _ in rows[1][:20]]
     assert [r[0][0] for r in old.predict(texts)] == [r[0][0] for r in classifier.predict(texts)]
+
+
+def test_lexical_head_features_are_exactly_scikit_learns_tfidf(rows: tuple[list, list]) -> None:
+    from scipy.sparse import hstack
+
+    train, test = rows
+    texts = [t for t, _ in train]
+    labels = sorted({i for _, i in train})
+    y = np.array([labels.index(i) for _, i in train])
+    head = LexicalHead.fit(texts, y, len(labels), seed=0)
+    words, chars = _lexical_vectorizer("word"), _lexical_vectorizer("char")
+    words.fit(texts), chars.fit(texts)
+    probe = [t for t, _ in test[:30]] + ["cancle my ordr pls", "", "¿dónde está mi pedido?"]
+    expected = hstack([words.transform(probe), chars.transform(probe)]).toarray()
+    assert np.allclose(head.features(probe).toarray(), expected, atol=1e-6)
+    probs = head.probs(probe)
+    assert probs.shape == (len(probe), len(labels)) and np.allclose(probs.sum(axis=1), 1.0)
+
+
+def test_saved_model_keeps_the_lexical_head(classifier: IntentClassifier, tmp_path: Path) -> None:
+    assert classifier.lexical is not None
+    assert classifier.manifest["lexical_head"]["features"] == classifier.lexical.n_features
+    classifier.save(tmp_path / "intents")
+    loaded = IntentClassifier.load(tmp_path / "intents", get_encoder())
+    assert loaded.lexical is not None
+    assert loaded.lexical.word_terms == classifier.lexical.word_terms
+    assert np.array_equal(loaded.lexical.coef, classifier.lexical.coef)
 
 
 def test_training_is_deterministic(classifier: IntentClassifier, rows: tuple[list, list]) -> None:
