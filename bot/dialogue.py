@@ -68,7 +68,7 @@ GENERAL_QUESTION_RE = re.compile(
     r"^\s*(?:(?:can|could|may|should|must) (?:i|we|one)\b"
     r"|(?:do|does) (?:i|we|you|one)\b"
     r"|(?:is|are) there\b|is it (?:possible|ok|okay|true)\b"
-    r"|how (?:long|many|much|soon|often|do|does|can|should)\b"
+    r"|how (?:long|many|much|soon|often|do|does|can|should|will|would)\b"
     r"|what (?:is|are|happens|if|should|do|can)\b|what's\b"
     r"|why (?:can'?t|cannot|can not|is|are|do|does|did|would|isn'?t|won'?t)\b)"
     r"|\bwhat (?:should|do|can) i do\b|\bwhy\s*\?\s*$",

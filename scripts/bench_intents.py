@@ -231,29 +231,13 @@ def _score_table(
 def _tfidf_probs(
     texts: list[str], y: np.ndarray, tr: np.ndarray, va: np.ndarray, test: list[str]
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Word 1-2-gram + character 2-5-gram TF-IDF with a logistic-regression head."""
-    from scipy.sparse import hstack
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    """The shipped lexical head (``training.intents.LexicalHead``) fitted on ``tr``."""
+    from training.intents import LexicalHead
 
-    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
-    fit = [texts[i] for i in tr]
     started = time.time()
-    x = hstack([words.fit_transform(fit), chars.fit_transform(fit)]).tocsr()
-
-    def features(batch: list[str]) -> Any:
-        return hstack([words.transform(batch), chars.transform(batch)]).tocsr()
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        head = LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced").fit(x, y[tr])
-    seconds = time.time() - started
-    return (
-        head.predict_proba(features([texts[i] for i in va])),
-        head.predict_proba(features(test)),
-        seconds,
-    )
+    head = LexicalHead.fit([texts[i] for i in tr], y[tr], int(y.max()) + 1, seed=0)
+    seconds = round(time.time() - started, 1)
+    return head.probs([texts[i] for i in va]), head.probs(test), seconds
 
 
 def _e5_embeddings(texts: list[str]) -> np.ndarray:
@@ -310,51 +294,31 @@ def compare(finetune: bool = True, e5: bool = False) -> dict[str, Any]:
     support = x[tr][y[tr] != oos]
     k_va, k_te = knn_similarity(x[va], support), knn_similarity(x_te, support)
     y_va = y[va]
+
+    def combined(name: str, pv: Any, kv: Any, pt: Any, kt: Any) -> None:
+        """Scores with the shipped oos score: (best in-scope probability + kNN cosine) / 2."""
+        results[name] = _score_table(
+            name, pv, (top(pv) + kv) / 2, y_va, pt, (top(pt) + kt) / 2, y_te, oos
+        )
+
     results["frozen LR / max prob"] = _score_table(
         "frozen LR / max prob", p_va, top(p_va), y_va, p_te, top(p_te), y_te, oos
     )
     results["frozen LR / kNN cosine"] = _score_table(
         "frozen LR / kNN cosine", p_va, k_va, y_va, p_te, k_te, y_te, oos
     )
-    results["frozen LR / (prob + kNN all rows)/2"] = _score_table(
-        "frozen LR / (prob + kNN all rows)/2",
-        p_va,
-        (top(p_va) + k_va) / 2,
-        y_va,
-        p_te,
-        (top(p_te) + k_te) / 2,
-        y_te,
-        oos,
-    )
+    combined("frozen LR / (prob + kNN all rows)/2", p_va, k_va, p_te, k_te)
     grouped, offsets = group_support(x[tr], y[tr], len(intents), oos)
     t5_va = knn_top_intents(x[va], p_va, grouped, offsets, oos)
     t5_te = knn_top_intents(x_te, p_te, grouped, offsets, oos)
-    results["frozen LR / (prob + kNN top-5 intents)/2 (default)"] = _score_table(
-        "frozen LR / (prob + kNN top-5 intents)/2 (default)",
-        p_va,
-        (top(p_va) + t5_va) / 2,
-        y_va,
-        p_te,
-        (top(p_te) + t5_te) / 2,
-        y_te,
-        oos,
-    )
+    combined("frozen LR / (prob + kNN top-5 intents)/2 (default)", p_va, t5_va, p_te, t5_te)
     texts = [t for t, _ in train]
     q_va, q_te, results["tfidf_fit_seconds"] = _tfidf_probs(texts, y, tr, va, [t for t, _ in test])
     results["TF-IDF LR / max prob"] = _score_table(
         "TF-IDF LR / max prob", q_va, top(q_va), y_va, q_te, top(q_te), y_te, oos
     )
     m_va, m_te = (p_va + q_va) / 2, (p_te + q_te) / 2
-    results["frozen LR + TF-IDF LR (mean probs) / (prob + kNN top-5)/2"] = _score_table(
-        "frozen LR + TF-IDF LR (mean probs) / (prob + kNN top-5)/2",
-        m_va,
-        (top(m_va) + t5_va) / 2,
-        y_va,
-        m_te,
-        (top(m_te) + t5_te) / 2,
-        y_te,
-        oos,
-    )
+    combined("frozen LR + TF-IDF LR (mean probs) / (prob + kNN top-5)/2", m_va, t5_va, m_te, t5_te)
     if e5:
         started = time.time()
         e_all, e_te = _e5_embeddings(texts), _e5_embeddings([t for t, _ in test])
@@ -375,16 +339,7 @@ def compare(finetune: bool = True, e5: bool = False) -> dict[str, Any]:
             g, off = group_support(a[tr], y[tr], len(intents), oos)
             ek_va = knn_top_intents(a[va], e_va, g, off, oos)
             ek_te = knn_top_intents(a_te, e_pte, g, off, oos)
-            results[f"{name} LR / (prob + kNN top-5)/2"] = _score_table(
-                f"{name} LR / (prob + kNN top-5)/2",
-                e_va,
-                (top(e_va) + ek_va) / 2,
-                y_va,
-                e_pte,
-                (top(e_pte) + ek_te) / 2,
-                y_te,
-                oos,
-            )
+            combined(f"{name} LR / (prob + kNN top-5)/2", e_va, ek_va, e_pte, ek_te)
     if not finetune:
         return results
 
@@ -405,28 +360,10 @@ def compare(finetune: bool = True, e5: bool = False) -> dict[str, Any]:
     results["fine-tuned / max prob"] = _score_table(
         "fine-tuned / max prob", f_va, top(f_va), y_va, f_te, top(f_te), y_te, oos
     )
-    results["fine-tuned / (prob + kNN)/2"] = _score_table(
-        "fine-tuned / (prob + kNN)/2",
-        f_va,
-        (top(f_va) + fk_va) / 2,
-        y_va,
-        f_te,
-        (top(f_te) + fk_te) / 2,
-        y_te,
-        oos,
-    )
+    combined("fine-tuned / (prob + kNN)/2", f_va, fk_va, f_te, fk_te)
     # Ensemble: average the two heads' probabilities; kNN in the fine-tuned space.
     m_va, m_te = (p_va + f_va) / 2, (p_te + f_te) / 2
-    results["ensemble / (prob + kNN)/2"] = _score_table(
-        "ensemble / (prob + kNN)/2",
-        m_va,
-        (top(m_va) + fk_va) / 2,
-        y_va,
-        m_te,
-        (top(m_te) + fk_te) / 2,
-        y_te,
-        oos,
-    )
+    combined("ensemble / (prob + kNN)/2", m_va, fk_va, m_te, fk_te)
     return results
 
 
