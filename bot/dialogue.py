@@ -58,6 +58,14 @@ YES_RE = re.compile(
 NO_RE = re.compile(
     r"^\s*(no|n|nope|nah|don'?t|do not|never ?mind|stop|cancel that|not now)\b", re.I
 )
+# Asking for a person is honoured whatever the intent model's confidence: "Can I
+# speak to an agent?" must never end in a clarifying question or a refusal.
+HUMAN_REQUEST_RE = re.compile(
+    r"\b(?:talk|speak|chat|connect|transfer|put)\b[^.?!]{0,40}?\b(?:agent|human|real person|"
+    r"a person|representative|operator|someone|somebody|staff|support team)\b"
+    r"|^\s*(?:an? )?(?:agent|human|representative|operator)\s*(?:please)?\s*[.!?]*\s*$",
+    re.I,
+)
 # A question about the rules ("Can I return an item before it arrives?", "Do I
 # pay the postage for returns?", "How can I cancel an order?") rather than a
 # request about one's own order: answered from the store's policies, with a
@@ -408,7 +416,7 @@ class Bot:
 
         # A new request.
         policy_hits = await self._policy_question_hits(turn, intent, confident)
-        if confident and intent in HANDOFF_INTENTS:
+        if self._asks_for_person(turn):
             await self._run(turn, "action_handoff")
         elif policy_hits:
             offer = ACTION_OFFERS.get(intent) if confident else None
@@ -682,9 +690,16 @@ class Bot:
         before = f": {asked[-1][:200]}" if asked else ""
         if turn.text.strip() == "/handoff":
             return f"customer chose to talk to a person after asking{before}"
-        if turn.parse["intent"]["name"] in HANDOFF_INTENTS:
+        if self._asks_for_person(turn):
             return f"customer asked for a person: {turn.text.strip()[:200]}"
         return f"the assistant could not help with{before or ' the request'}"
+
+    def _asks_for_person(self, turn: _Turn) -> bool:
+        """The best intent is the handoff one (not rejected as out of scope; the
+        confidence bar for actions does not apply) or the words ask for a person."""
+        return turn.parse["intent"]["name"] in HANDOFF_INTENTS or bool(
+            HUMAN_REQUEST_RE.search(turn.text)
+        )
 
     def _set_cancel_reason(self, turn: _Turn) -> bool:
         for reason, pattern in CANCEL_REASONS.items():

@@ -1,10 +1,10 @@
-"""Which messages the policy treats as questions about the rules (bot/dialogue.py)."""
+"""Which messages the policy treats as questions about the rules or requests for a person."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.dialogue import GENERAL_QUESTION_RE, SPECIFIC_ORDER_RE
+from bot.dialogue import GENERAL_QUESTION_RE, HUMAN_REQUEST_RE, SPECIFIC_ORDER_RE
 
 
 def asks_about_rules(text: str) -> bool:
@@ -43,3 +43,26 @@ def test_questions_about_the_rules(text: str) -> None:
 )
 def test_requests_about_ones_own_order(text: str) -> None:
     assert not asks_about_rules(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please connect me with a real person",
+        "Can I speak to an agent?",
+        "connect me to an agent",
+        "I'd like to talk to someone from your support team",
+        "agent please",
+        "Human!",
+    ],
+)
+def test_asking_for_a_person(text: str) -> None:
+    assert HUMAN_REQUEST_RE.search(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Where is my order?", "Can I return a jacket?", "Who is the agent for your shoes in Europe"],
+)
+def test_not_asking_for_a_person(text: str) -> None:
+    assert not HUMAN_REQUEST_RE.search(text)
