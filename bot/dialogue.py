@@ -60,9 +60,10 @@ NO_RE = re.compile(
 )
 # Asking for a person is honoured whatever the intent model's confidence: "Can I
 # speak to an agent?" must never end in a clarifying question or a refusal.
+_PERSON = r"(?:agent|human|person|representative|operator|someone|somebody|staff|support team)"
 HUMAN_REQUEST_RE = re.compile(
-    r"\b(?:talk|speak|chat|connect|transfer|put)\b[^.?!]{0,40}?\b(?:agent|human|real person|"
-    r"a person|representative|operator|someone|somebody|staff|support team)\b"
+    rf"\b(?:talk|speak|chat)\s+(?:to|with)\b[^.?!]{{0,30}}?\b{_PERSON}\b"
+    rf"|\b(?:connect|transfer|put)\s+me\b[^.?!]{{0,30}}?\b{_PERSON}\b"
     r"|^\s*(?:an? )?(?:agent|human|representative|operator)\s*(?:please)?\s*[.!?]*\s*$",
     re.I,
 )
@@ -415,10 +416,9 @@ class Bot:
                 return
 
         # A new request.
-        policy_hits = await self._policy_question_hits(turn, intent, confident)
         if self._asks_for_person(turn):
             await self._run(turn, "action_handoff")
-        elif policy_hits:
+        elif policy_hits := await self._policy_question_hits(turn, intent, confident):
             offer = ACTION_OFFERS.get(intent) if confident else None
             async for event in self._knowledge(turn, False, policy_hits, offer):
                 yield event

@@ -62,7 +62,13 @@ def test_asking_for_a_person(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Where is my order?", "Can I return a jacket?", "Who is the agent for your shoes in Europe"],
+    [
+        "Where is my order?",
+        "Can I return a jacket?",
+        "Who is the agent for your shoes in Europe",
+        "Can I put someone else's name on the order?",
+        "How do I connect my account to someone else's?",
+    ],
 )
 def test_not_asking_for_a_person(text: str) -> None:
     assert not HUMAN_REQUEST_RE.search(text)
