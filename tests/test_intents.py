@@ -275,3 +275,14 @@ def test_evaluate_intents_reports_metrics_and_files(
 def test_evaluate_intents_rejects_an_empty_test_set(rows: tuple[list, list]) -> None:
     with pytest.raises(ValueError, match="test set is empty"):
         evaluate_intents(rows[0], [], get_encoder(), progress=False)
+
+
+def test_texts_without_a_lexical_vocabulary_train_the_embedding_head_alone() -> None:
+    # Single characters give the word vectoriser nothing (its tokens are 2+ chars)
+    # and the character one nothing seen twice: no lexical head, no crash.
+    texts = ["a", "b", "c", "d", "e", "f", "g", "h"]
+    labels = ["x", "x", "x", "x", "y", "y", "y", "y"]
+    with pytest.warns(UserWarning, match="without its lexical head"):
+        clf = IntentClassifier.train(texts, labels, get_encoder(), progress=False)
+    assert clf.lexical is None and clf.manifest["lexical_head"] is None
+    assert clf.predict(["a"])[0][0][0] in ("x", "y")

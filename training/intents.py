@@ -15,8 +15,9 @@ Out of scope is decided twice, on purpose:
    probability and the cosine similarity to the nearest training example of
    the few most probable in-scope intents (kNN distance in embedding space):
    the probability alone is overconfident far from the data (a linear head
-   extrapolates), the distance sees that. On CLINC150 val this score separates out-of-scope queries better
-   than either part alone (docs/benchmarks.md, "Intents and retrieval").
+   extrapolates), the distance sees that. On CLINC150 val this score separates
+   out-of-scope queries better than either part alone (docs/benchmarks.md,
+   "Intents and retrieval").
    The threshold maximises balanced accuracy (in-scope accuracy + oos recall) on
    validation when the data has enough ``oos`` rows to measure recall, within a
    cap on wrongly rejected in-scope utterances; otherwise it is the largest that
@@ -77,7 +78,7 @@ OOS_VAL_FRACTION = 0.3  # oos rows are few; hold more of them out to measure rec
 # reads a few hundred vectors instead of the whole training set (the full product
 # over ~20,000 x 384 floats was ~2 ms of a ~11 ms prediction). On CLINC150 the
 # held-out validation split scores the same with 5 intents as with all of them
-# (docs/benchmarks.md, "kNN over the top intents").
+# (docs/benchmarks.md, "The default intent model since 2026-11-23 (evening)").
 KNN_TOP_INTENTS = 5
 # Vocabulary caps of the lexical head (the most frequent n-grams): they bound the
 # saved folder (intents x features float16 weights) whatever the training set.
@@ -395,6 +396,18 @@ class LexicalHead:
         )
 
 
+def _fit_lexical(
+    texts: Sequence[str], y: np.ndarray, n_classes: int, seed: int
+) -> LexicalHead | None:
+    """The lexical head, or None when the texts give it no vocabulary (the
+    embedding head then works alone, as in a format-3 model)."""
+    try:
+        return LexicalHead.fit(texts, y, n_classes, seed)
+    except ValueError as exc:  # scikit-learn: "empty vocabulary; perhaps the documents ..."
+        warnings.warn(f"intent model without its lexical head: {exc}", stacklevel=2)
+        return None
+
+
 def _lexical_vectorizer(kind: str) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -588,8 +601,9 @@ class IntentClassifier:
             classes = sorted(set(y[tr].tolist()))  # label indices the val head knows
             probs = np.zeros((len(va), len(intents)), dtype=np.float32)
             probs[:, classes] = _softmax_head(x[va], coef, intercept)
-            lexical = LexicalHead.fit([texts[i] for i in tr], y[tr], len(intents), seed)
-            probs = (probs + lexical.probs([texts[i] for i in va])) / 2
+            lexical = _fit_lexical([texts[i] for i in tr], y[tr], len(intents), seed)
+            if lexical is not None:
+                probs = (probs + lexical.probs([texts[i] for i in va])) / 2
             oos_index = intents.index(oos_label) if oos_label in intents else None
             sup, offsets = group_support(x[tr], y[tr], len(intents), oos_index)
             knn = knn_top_intents(x[va], probs, sup, offsets, oos_index)
@@ -598,7 +612,7 @@ class IntentClassifier:
 
         steps.set_postfix_str("fitting on all examples")
         coef, intercept = _fit_head(x, y, seed)
-        lexical = LexicalHead.fit(list(texts), y, len(intents), seed)
+        lexical = _fit_lexical(list(texts), y, len(intents), seed)
         steps.update()
         steps.close()
 
@@ -608,7 +622,9 @@ class IntentClassifier:
             "encoder": encoder.name,
             "dim": int(encoder.dim),
             "head": {"type": "logistic_regression", "C": HEAD_C, "class_weight": "balanced"},
-            "lexical_head": {
+            "lexical_head": None
+            if lexical is None
+            else {
                 "type": "logistic_regression on word 1-2-gram + char 2-5-gram TF-IDF",
                 "C": HEAD_C,
                 "features": lexical.n_features,
