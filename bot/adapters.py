@@ -27,6 +27,8 @@ log = logging.getLogger("shopbot.adapters")
 POINTER_NAME = "adapter.json"
 SHIPPED_DIR = "adapter"
 MANIFEST_NAME = "shopbot-adapter.json"
+# The backends that run the model here and so apply LoRA adapters.
+LOCAL_BACKENDS = ("transformers", "llama-cpp")
 
 
 def pointer_path(store_dir: str | Path) -> Path:
@@ -90,9 +92,23 @@ def active_adapter(store_dir: str | Path, model: str | None = None) -> Path | No
     return candidate
 
 
-def activate(
-    store_dir: str | Path, adapter_dir: str | Path | None, **info: Any
-) -> Path:
+def resolve_adapter(
+    adapter: str | os.PathLike[str] | None,
+    store_dir: str | Path | None,
+    model: str | None,
+    backend: str | None,
+) -> str | os.PathLike[str] | None:
+    """The adapter to load: ``adapter`` as given, None for ``"none"`` (the base
+    model even where the store has an adapter), or, when none is given, the
+    store's active adapter for a local backend."""
+    if isinstance(adapter, str) and adapter.strip().lower() == "none":
+        return None
+    if adapter is None and store_dir is not None and (backend or "").lower() in LOCAL_BACKENDS:
+        return active_adapter(store_dir, model)
+    return adapter
+
+
+def activate(store_dir: str | Path, adapter_dir: str | Path | None, **info: Any) -> Path:
     """Make ``adapter_dir`` the store's active adapter (None: the base model).
 
     Written to a temporary file and renamed, so a server polling the pointer
@@ -136,7 +152,7 @@ class AdapterWatcher:
 
     def enabled(self) -> bool:
         """Only the local backends apply adapters; an explicit llm_adapter pins one."""
-        local = self.config.llm_backend in ("transformers", "llama-cpp")
+        local = self.config.llm_backend in LOCAL_BACKENDS
         return local and not self.config.llm_adapter
 
     async def check(self) -> bool:

@@ -25,7 +25,6 @@ and ``unsure`` says the answer admits not knowing (a cue to offer a handoff).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -114,9 +113,9 @@ class KnowledgeAnswerer:
                 if not problems:
                     shown += buffer
                     yield {"type": "token", "text": buffer}
-        except (asyncio.CancelledError, GeneratorExit):
-            raise  # our consumer went away or was cancelled, not a model failure
-        except BaseException as exc:  # raised by the model: answer extractively
+        except Exception as exc:  # raised by the model: answer extractively
+            # (a cancelled turn or a consumer that went away is a BaseException
+            # only, and propagates)
             error = exc
         finally:
             # Also reached when our consumer goes away (client disconnected).

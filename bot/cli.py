@@ -62,22 +62,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_serve_llm(args: argparse.Namespace) -> int:
     from bot.llm_server import serve_llm
-    from bot.loader import ModelLoadError
-    from bot.models import ModelLoadError as LoadError
 
-    try:
-        serve_llm(
-            args.model,
-            adapter=args.adapter,
-            store=args.store,
-            host=args.host,
-            port=args.port,
-            max_queue=args.max_queue,
-            queue_timeout=args.queue_timeout,
-            backend=args.backend,
-        )
-    except LoadError as exc:
-        raise ModelLoadError(str(exc)) from exc
+    serve_llm(
+        args.model,
+        adapter=args.adapter,
+        store=args.store,
+        host=args.host,
+        port=args.port,
+        max_queue=args.max_queue,
+        queue_timeout=args.queue_timeout,
+        backend=args.backend,
+    )
     return 0
 
 
@@ -217,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         from knowledge_base.store import StoreError
     except ImportError:  # pragma: no cover
         StoreError = ValueError  # type: ignore[misc,assignment]
-    from bot.loader import ModelLoadError
+    from bot.models import ModelLoadError
 
     try:
         return int(args.func(args) or 0)

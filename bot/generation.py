@@ -52,6 +52,16 @@ __all__ = [
 ]
 
 
+# End-of-turn markers of the chat templates we know: their token ids stop
+# transformers' generation, and llama.cpp stops on them if emitted as text.
+STOP_MARKERS = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>"]
+
+
+def _num_threads(requested: int | None) -> int | None:
+    """Threads for a local model: ``requested``, else $SHOPBOT_NUM_THREADS, else every core."""
+    return requested or int(os.environ.get("SHOPBOT_NUM_THREADS", "0")) or os.cpu_count()
+
+
 class GenerationError(RuntimeError):
     """Generation failed after the model was loaded (endpoint down, OOM, ...)."""
 
@@ -129,7 +139,7 @@ class TransformersGenerator:
         self.folder = ensure_hf_folder(resolved)
         self.convert_seconds = time.time() - started
 
-        threads = num_threads or int(os.environ.get("SHOPBOT_NUM_THREADS", "0")) or os.cpu_count()
+        threads = _num_threads(num_threads)
         if threads and torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
 
@@ -343,16 +353,13 @@ def _eos_token_ids(tokenizer: Any, model: Any) -> list[int]:
         elif isinstance(value, list):
             ids.extend(v for v in value if isinstance(v, int))
     vocab = tokenizer.get_vocab()
-    for marker in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>"):
+    for marker in STOP_MARKERS:
         if marker in vocab:
             ids.append(vocab[marker])
     return list(dict.fromkeys(ids))
 
 
 # --------------------------------------------------------------------------- llama-cpp
-
-# Text that ends a turn if a template's end marker is ever emitted as text.
-STOP_MARKERS = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>"]
 
 
 def prefer_passive_openmp() -> None:
@@ -420,7 +427,7 @@ class LlamaCppGenerator:
 
             self.lora_path = ensure_gguf_adapter(adapter_path, self.gguf)
             self.name = f"{resolved.name}+{Path(adapter_path).name}"
-        threads = num_threads or int(os.environ.get("SHOPBOT_NUM_THREADS", "0")) or os.cpu_count()
+        threads = _num_threads(num_threads)
         try:
             self.llm = llama_cpp.Llama(
                 model_path=str(self.gguf),

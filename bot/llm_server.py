@@ -205,16 +205,14 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         return openai_error(400, exc.message, "invalid_request_error", exc.param)
 
     full_before = engine.gate.rejected_full
-    if not await engine.gate.acquire():
-        why = "full" if engine.gate.rejected_full > full_before else "wait too long"
-        return openai_error(
-            503, f"The engine is busy (generation queue {why}); retry shortly.",
-            "server_error", code="engine_overloaded", headers={"Retry-After": "2"},
-        )  # fmt: skip
-    try:
-        return await _generate(request, engine, req)
-    finally:
-        engine.gate.release()
+    async with engine.gate.slot() as admitted:
+        if admitted:
+            return await _generate(request, engine, req)
+    why = "full" if engine.gate.rejected_full > full_before else "wait too long"
+    return openai_error(
+        503, f"The engine is busy (generation queue {why}); retry shortly.",
+        "server_error", code="engine_overloaded", headers={"Retry-After": "2"},
+    )  # fmt: skip
 
 
 async def _generate(
@@ -265,7 +263,9 @@ async def _generate(
         return response or web.Response(status=499)
     text = "".join(parts)
     completion_tokens = engine.count_tokens(text)
-    prompt_tokens = engine.prompt_tokens(req["messages"])
+    # The prompt is tokenised again only when usage is reported.
+    needs_usage = response is None or req["include_usage"]
+    prompt_tokens = engine.prompt_tokens(req["messages"]) if needs_usage else 0
     usage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -351,13 +351,10 @@ def serve_llm(
 
     ``backend`` is ``"transformers"`` or ``"llama-cpp"`` (the GGUF file as is).
     """
+    from bot.adapters import resolve_adapter
     from bot.generation import load_generator
 
-    if adapter is None and store is not None:
-        from bot.adapters import active_adapter
-
-        found = active_adapter(store, model)
-        adapter = str(found) if found else None
+    adapter = resolve_adapter(adapter, store, model, backend)
     generator = load_generator(backend=backend, model=model, adapter=adapter)
     app = create_app(generator, max_queue=max_queue, queue_timeout=queue_timeout)
     print(f"shopbot: serving {generator.name} on http://{host}:{port}/v1", flush=True)

@@ -7,12 +7,11 @@ import logging
 from typing import Any
 
 from bot.config import Config
+from bot.models import ModelLoadError
+
+__all__ = ["ModelLoadError", "load_bot", "load_bot_sync", "load_generator_from_config"]
 
 log = logging.getLogger("shopbot.loader")
-
-
-class ModelLoadError(RuntimeError):
-    """A model or artifact could not be loaded; the message says what to do."""
 
 
 def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) -> Any:
@@ -65,25 +64,18 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
 def load_generator_from_config(config: Config) -> Any:
     """The chat LM the config names, or a clear ModelLoadError."""
     from bot import generation
+    from bot.adapters import resolve_adapter
 
-    adapter = config.llm_adapter
-    if isinstance(adapter, str) and adapter.strip().lower() == "none":
-        adapter = None  # `--adapter none`: the base model, even where the store has an adapter
-    elif adapter is None and (config.llm_backend or "").lower() in ("transformers", "llama-cpp"):
-        from bot.adapters import active_adapter
-
-        # The store's active (or shipped) LoRA adapter, if trained on this base model.
-        adapter = active_adapter(config.store_dir, config.llm_model)
-    try:
-        generator = generation.load_generator(
-            backend=config.llm_backend,
-            model=config.llm_model,
-            adapter=adapter,
-            base_url=config.llm_base_url,
-            api_key=config.llm_api_key,
-        )
-    except generation.ModelLoadError as exc:
-        raise ModelLoadError(str(exc)) from exc
+    adapter = resolve_adapter(
+        config.llm_adapter, config.store_dir, config.llm_model, config.llm_backend
+    )
+    generator = generation.load_generator(
+        backend=config.llm_backend,
+        model=config.llm_model,
+        adapter=adapter,
+        base_url=config.llm_base_url,
+        api_key=config.llm_api_key,
+    )
     generator.adapter_path = adapter  # what the server's adapter watcher compares against
     return generator
 

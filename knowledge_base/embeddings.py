@@ -66,14 +66,16 @@ ONNX_OPSET = 17
 ONNX_THREADS = min(2, os.cpu_count() or 1)
 ONNX_SPINNING = False
 ONNX_OPTIMIZATION = "all"  # onnxruntime graph optimisation: basic | extended | all
-# The exported graph must reproduce torch on these (cosine), checked at every load:
-# a truncated, bit-flipped or mis-exported file is caught here and rebuilt.
+# The exported graph must reproduce torch on these (cosine), checked once per file:
+# a mis-exported file, or one truncated or replaced since (new size or mtime), is
+# caught here and rebuilt.
 PROBE_TEXTS = [
     "where is my parcel?",
     "Can I return a jacket I bought three weeks ago if it doesn't fit?",
     "我的订单在哪里",
 ]
 MIN_PROBE_COSINE = 0.9999
+VERIFIED_MEMO = "verified.json"  # in the export folder: the files that passed the probe
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -239,6 +241,11 @@ class Encoder:
     def __init__(self, model_path: str | Path | None = None, backend: str | None = None) -> None:
         from sentence_transformers import SentenceTransformer
 
+        wanted = (backend or os.environ.get(BACKEND_ENV) or "auto").strip().lower()
+        if wanted not in BACKENDS:
+            raise ValueError(
+                f"{BACKEND_ENV}={wanted!r} is not a backend; use one of {', '.join(BACKENDS)}"
+            )
         self.model_path = Path(model_path) if model_path else embedding_model_path()
         if not self.model_path.exists():
             raise RuntimeError(f"Embedding model folder not found: {self.model_path}")
@@ -251,16 +258,11 @@ class Encoder:
         )
         self.dim = int(get_dim())
         # The name keys cached embeddings and builds. It does not name the backend:
-        # onnx and torch agree to float noise (cosine >= 0.9999, checked at load).
+        # onnx and torch agree to float noise (cosine >= 0.9999, checked per export file).
         self.name = self.model_path.name if model_path else "all-MiniLM-L6-v2"
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # single-text LRU
         self.onnx: OnnxSentenceModel | None = None
         self.backend, self.backend_reason = "torch", "requested"
-        wanted = (backend or os.environ.get(BACKEND_ENV) or "auto").strip().lower()
-        if wanted not in BACKENDS:
-            raise ValueError(
-                f"{BACKEND_ENV}={wanted!r} is not a backend; use one of {', '.join(BACKENDS)}"
-            )
         if wanted != "torch":
             try:
                 self.onnx = self._load_onnx()
@@ -283,28 +285,38 @@ class Encoder:
         """The cached export if it reproduces torch, else a fresh export (then cached)."""
         import onnxruntime  # noqa: F401  - ImportError here is the usual fallback reason
 
-        _check_pipeline(self.model)
         folder = self.onnx_dir()
         target = folder / "model.onnx"
         if target.is_file():
             try:
                 loaded = OnnxSentenceModel(target)
-                self._verify(loaded)
+                # Checked against torch once per file (size, mtime) and runtime
+                # versions, not at every start: a truncated or replaced file has a
+                # new key and is checked again.
+                memoised(
+                    folder / VERIFIED_MEMO, self._verify_key(target), lambda: self._verify(loaded)
+                )
                 return loaded
             except Exception as exc:
                 log.warning("Cached encoder export %s is unusable (%s); re-exporting", target, exc)
                 target.unlink(missing_ok=True)
+        # The cache folder is keyed by the model files' hash: only a new export
+        # needs the pipeline checked.
+        _check_pipeline(self.model)
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=".model-", suffix=".onnx", dir=folder)
         os.close(fd)
         tmp = Path(tmp_name)
         try:
             _export_onnx(self.model, tmp)
-            self._verify(OnnxSentenceModel(tmp))
+            exported = OnnxSentenceModel(tmp)
+            verified = self._verify(exported)
             os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is a plain user cache
             # Renamed only once verified: a crash mid-export never leaves a file that
             # a later start would take for a good one.
             os.replace(tmp, target)
+            exported.path = target  # the session is in memory; the rename keeps size and mtime
+            memoised(folder / VERIFIED_MEMO, self._verify_key(target), lambda: verified)
         finally:
             tmp.unlink(missing_ok=True)
         manifest = {
@@ -323,15 +335,27 @@ class Encoder:
         except OSError:
             pass  # the manifest only documents the file
         log.info("Exported the sentence encoder to %s", target)
-        return OnnxSentenceModel(target)
+        return exported
 
-    def _verify(self, onnx_model: OnnxSentenceModel) -> None:
-        """Raise unless the onnx graph reproduces torch on the probe texts."""
+    @staticmethod
+    def _verify_key(path: Path) -> str:
+        import onnxruntime
+        import torch
+
+        st = path.stat()
+        return (
+            f"{path.name}|{st.st_size}|{st.st_mtime_ns}|"
+            f"onnxruntime {onnxruntime.__version__}|torch {torch.__version__}"
+        )
+
+    def _verify(self, onnx_model: OnnxSentenceModel) -> str:
+        """Raise unless the onnx graph reproduces torch on the probe texts; the cosine."""
         ref = self._encode_torch(PROBE_TEXTS, batch_size=len(PROBE_TEXTS))
         got = onnx_model.run(_tokenize(self.model, PROBE_TEXTS))
         cos = float(np.min(np.sum(ref * got, axis=1)))
         if not np.isfinite(cos) or cos < MIN_PROBE_COSINE:
             raise RuntimeError(f"onnx embeddings differ from torch (cosine {cos:.6f})")
+        return f"cosine {cos:.7f}"
 
     # ------------------------------------------------------------------ encode
 

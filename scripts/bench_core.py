@@ -233,8 +233,6 @@ def predict_vs_baseline(
     """
     import copy
 
-    import numpy as np
-
     from knowledge_base.embeddings import OnnxSentenceModel, get_encoder
     from training.intents import IntentClassifier
 
@@ -250,12 +248,11 @@ def predict_vs_baseline(
     baseline = copy.copy(shipped)
     baseline.encoder, baseline.support_offsets, baseline.lexical = old_encoder, None, None
     texts = [t for t, _ in test[:200]]
+    x = encoder.encode(texts)
     same = sum(
         a[0][0] == b[0][0]
         for a, b in zip(
-            shipped._rank_embeddings(encoder.encode(texts), texts),
-            baseline._rank_embeddings(encoder.encode(texts), texts),
-            strict=True,
+            shipped._rank_embeddings(x, texts), baseline._rank_embeddings(x, texts), strict=True
         )
     )
     times: dict[str, list[float]] = {"shipped": [], "baseline": []}
@@ -267,7 +264,7 @@ def predict_vs_baseline(
                 t = time.perf_counter()
                 clf.predict([text])
                 times[name].append((time.perf_counter() - t) * 1000)
-    p50 = {k: round(float(np.percentile(v, 50)), 2) for k, v in times.items()}
+    p50 = {k: percentiles(v)["p50"] for k, v in times.items()}
     return {
         "predict_ms_p50": p50,
         "p50_ratio_baseline_over_shipped": round(p50["baseline"] / p50["shipped"], 2),

@@ -266,6 +266,7 @@ def compare(finetune: bool = True, e5: bool = False) -> dict[str, Any]:
         group_support,
         knn_similarity,
         knn_top_intents,
+        softmax,
     )
 
     rows = clinc_rows()
@@ -349,11 +350,6 @@ def compare(finetune: bool = True, e5: bool = False) -> dict[str, Any]:
     e = embed([t for t, _ in train])
     e_te = embed([t for t, _ in test])
 
-    def softmax(z: np.ndarray) -> np.ndarray:
-        z = z - z.max(axis=1, keepdims=True)
-        ez = np.exp(z)
-        return ez / ez.sum(axis=1, keepdims=True)
-
     f_va, f_te = softmax(scale * e[va] @ w.T), softmax(scale * e_te @ w.T)
     f_support = e[tr][y[tr] != oos]
     fk_va, fk_te = knn_similarity(e[va], f_support), knn_similarity(e_te, f_support)
@@ -419,9 +415,9 @@ def _encoder_bench(n_single: int, n_batch: int, n_torch_default: int) -> dict[st
     rows = clinc_rows()
     texts = list(dict.fromkeys(t for t, _ in rows["test"] + rows["oos_test"]))
     single, batch = texts[:n_single], texts[:n_batch]
-    ref = Encoder(backend="torch")
     onnx = Encoder(backend="onnx")
-    st = ref.model
+    ref = onnx  # its torch model is the reference (``_encode_torch``): no second load
+    st = onnx.model
     path = onnx.onnx.path
     variants = {
         f"onnx {th} thread(s), {opt}, {'spinning' if spin else 'no spinning'}": OnnxSentenceModel(

@@ -97,7 +97,6 @@ class Recorder:
 
     def __init__(self) -> None:
         self.latency: dict[str, list[float]] = {"non_generated": [], "generated": []}
-        self.actions: dict[str, int] = {}
         self.by_action: dict[str, list[float]] = {}
         self.errors: list[str] = []
         self.busy = 0
@@ -105,7 +104,6 @@ class Recorder:
     def turn(self, action: str | None, ms: float) -> None:
         kind = "generated" if action in GENERATED else "non_generated"
         self.latency[kind].append(ms)
-        self.actions[action or "none"] = self.actions.get(action or "none", 0) + 1
         self.by_action.setdefault(action or "none", []).append(ms)
         self.busy += action == "action_answer_busy"
 
@@ -233,10 +231,10 @@ async def run_load(
         "non_generated": summary(non_gen, elapsed),
         "generated": summary(gen, elapsed),
         "generated_busy": rec.busy,
-        "generated_answered": rec.actions.get("action_answer", 0),
+        "generated_answered": len(rec.by_action.get("action_answer", [])),
         "errors": len(rec.errors),
         "error_examples": rec.errors[:10],
-        "actions": dict(sorted(rec.actions.items())),
+        "actions": {a: len(v) for a, v in sorted(rec.by_action.items())},
         # Which kinds of turn make the tail (p95 per action).
         "p95_ms_by_action": {a: percentile(v, 95) for a, v in sorted(rec.by_action.items())},
         "baseline_idle": idle,

@@ -76,6 +76,7 @@ def test_export_is_cached_and_reused(onnx_encoder: Encoder, cache_dir: Path) -> 
     exported = onnx_encoder.onnx.path
     assert exported.is_relative_to(cache_dir) and exported.name == "model.onnx"
     assert (exported.parent / "manifest.json").is_file()
+    assert (exported.parent / "verified.json").is_file()  # checked against torch once
     before = exported.stat()
     again = Encoder(backend="onnx")
     assert again.onnx.path == exported

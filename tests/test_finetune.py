@@ -148,7 +148,7 @@ def test_gate_decision_is_recorded_and_pointer_follows_it(run) -> None:
 
 
 def test_adapter_none_serves_the_base_model_even_with_an_active_adapter(run) -> None:
-    from bot.adapters import activate, pointer_path
+    from bot.adapters import activate, pointer_path, resolve_adapter
     from bot.config import load_config
     from bot.loader import load_generator_from_config
 
@@ -160,6 +160,10 @@ def test_adapter_none_serves_the_base_model_even_with_an_active_adapter(run) -> 
         assert load_generator_from_config(config).adapter_path == run["out"].resolve()
         config.llm_adapter = "none"
         assert load_generator_from_config(config).adapter_path is None
+        # serve-llm resolves its --adapter/--store the same way (bot.adapters.resolve_adapter).
+        assert resolve_adapter("none", run["store"], TEST_LLM, "llama-cpp") is None
+        assert resolve_adapter(None, run["store"], TEST_LLM, "llama-cpp") == run["out"].resolve()
+        assert resolve_adapter(None, run["store"], TEST_LLM, "openai") is None
     finally:
         if before is None:
             pointer.unlink(missing_ok=True)

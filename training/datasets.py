@@ -72,7 +72,7 @@ def _lower_first(text: str) -> str:
 
 def _variants(question: str, n: int) -> list[str]:
     q = question.strip()
-    q_lower = q[0].lower() + q[1:] if q else q
+    q_lower = _lower_first(q)
     q_bare = re.sub(r"[?.!]+$", "", q_lower)
     out = [p.format(q=q, q_lower=q_lower, q_bare=q_bare) for p in _PARAPHRASES]
     return list(dict.fromkeys(out))[:n]

@@ -190,7 +190,7 @@ def _val_loss(model: Any, rows: list[dict[str, list[int]]]) -> float:
     with torch.no_grad():
         for row in rows:
             loss, n = _target_loss(model, row)
-            total += float(loss.detach())
+            total += float(loss)
             count += n
     model.train()
     return total / max(count, 1)
@@ -283,11 +283,10 @@ def train(model_folder: Path, train_rows: list[dict[str, Any]], val_rows: list[d
             loss, _ = _target_loss(model, row)
             (loss / tokens).backward()
             total += float(loss.detach())
-        loss = torch.tensor(total / tokens)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        entry: dict[str, Any] = {"step": step + 1, "loss": round(loss.item(), 4)}
+        entry: dict[str, Any] = {"step": step + 1, "loss": round(total / tokens, 4)}
         if val_tok and ((step + 1) % hyper.eval_every == 0 or step + 1 == hyper.steps):
             entry["val_loss"] = round(_val_loss(model, val_tok), 4)
             log(f"step {step + 1}: loss {entry['loss']:.4f}, val_loss {entry['val_loss']:.4f}")

@@ -238,15 +238,19 @@ class EmbeddingCache:
 # --------------------------------------------------------------------------- the classifier
 
 
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits, shifted by the row maximum for stability."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def _softmax_head(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
     """Class probabilities of a (multinomial or binary) logistic regression."""
     z = x @ coef.T + intercept
     if coef.shape[0] == 1:  # scikit-learn stores a 2-class model as one logit
         p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
         return np.stack([1.0 - p1, p1], axis=1)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(z)
 
 
 def _fit_head(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -367,9 +371,7 @@ class LexicalHead:
 
     def probs(self, texts: Sequence[str]) -> np.ndarray:
         z = np.asarray(self.features(texts) @ self.coef_t) + self.intercept
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax(z).astype(np.float32)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """What ``save`` writes into ``head.npz`` (``lexical_`` prefixed)."""
