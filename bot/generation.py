@@ -689,7 +689,7 @@ def load_generator(
                 f"Could not load chat model '{model}': {type(exc).__name__}: {exc}. "
                 "Set llm_model to another model or llm_backend = 'none'."
             ) from exc
-    if kind in ("llama-cpp", "llama_cpp", "llamacpp"):
+    if kind == "llama-cpp":
         return LlamaCppGenerator(model or DEFAULT_MODEL, adapter_path=adapter)
     raise ModelLoadError(
         f"Unknown llm_backend '{backend}': use 'transformers', 'llama-cpp', 'openai' or 'none'."
