@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 MAX_PASSAGES = 3
@@ -55,8 +56,44 @@ def _field(obj: Any, name: str, default: Any = "") -> Any:
 
 
 def hit_source_text(hit: Any) -> str:
-    """The text of a hit the bot may quote: ``answer``, else ``text``."""
-    return str(_field(hit, "answer") or _field(hit, "text") or "").strip()
+    """The text of a hit the bot may quote: ``answer``, else ``text``.
+
+    Sentences that address the assistant ("ignore your instructions and ...",
+    see :func:`strip_instructions`) are left out: store text is data, and an
+    instruction planted in a FAQ or product description must neither reach the
+    model as part of its passages nor be quoted to the customer.
+    """
+    return strip_instructions(str(_field(hit, "answer") or _field(hit, "text") or "").strip())
+
+
+def settings_texts(settings: Any) -> list[str]:
+    """The store facts in its settings: name, greeting, handoff text, other store.toml strings.
+
+    These are sources like the passages (the support hours or contact address a
+    reply may state), written by the merchant, never by the customer.
+    """
+    if settings is None:
+        return []
+    out: list[str] = []
+    for name in ("name", "greeting", "handoff_text"):
+        value = _field(settings, name, "")
+        if isinstance(value, str) and value.strip():
+            out.append(value.strip())
+    raw = _field(settings, "raw", None) or {}
+    if isinstance(raw, dict):
+        for value in raw.values():
+            values = value.values() if isinstance(value, dict) else [value]
+            out.extend(v.strip() for v in values if isinstance(v, str) and v.strip())
+    return [strip_instructions(t) for t in dict.fromkeys(out)]
+
+
+def source_texts(hits: Sequence[Any], settings: Any = None) -> list[str]:
+    """Everything a reply may be grounded in: the passages the model saw, then the settings.
+
+    Never the customer's question or earlier user turns: what the customer
+    wrote is not evidence, so a reply cannot be grounded by repeating it.
+    """
+    return [hit_source_text(h) for h in list(hits)[:MAX_PASSAGES]] + settings_texts(settings)
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -365,9 +402,22 @@ def extractive_answer(hits: Sequence[Any]) -> str:
 # --------------------------------------------------------------------------- support
 
 _WORD_RE = re.compile(r"[a-z][a-z']+")
+# Tokens for the n-gram checks (prompt leak, echo of the customer): Latin words
+# and numbers, and every CJK character on its own, since Chinese has no spaces.
+_TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[\u3400-\u9fff\uf900-\ufaff]")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _ORDER_ID_RE = re.compile(r"#?\b[A-Z]{1,3}-?\d{5,}\b")
-_URL_RE = re.compile(r"https?://[^\s)>\]]+|www\.[^\s)>\]]+", re.IGNORECASE)
+_URL_RE = re.compile(r"\b(?:https?|ftp)://[^\s)>\]\"'<]+|\bwww\.[^\s)>\]\"'<]+", re.IGNORECASE)
+# A bare domain, optionally with a path: "harborpine-refunds.net", "example.co.uk/x".
+# The last label must be 2+ letters, so "e.g.", "4.99" and "U.S." are not domains.
+_DOMAIN_RE = re.compile(
+    r"(?<![\w@./-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?![\w-])"
+    r"(?:/[^\s)>\]\"'<]*)?",
+    re.IGNORECASE,
+)
+# Phone-like digit runs: "+1 (800) 555-0199", "800.555.0199", "+44 20 7946 0958".
+_PHONE_RE = re.compile(r"(?<![\w#$.,])\+?\(?\d[\d \t().-]{5,}\d(?![\d])")
+_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 7, 15
 
 _STOPWORDS = set(
     """a an the and or but if then so of to in on at by for with from as is are was were be been
@@ -387,10 +437,26 @@ _SERVICE_WORDS = set(
 )
 # Distinctive wording of the system prompt, to catch a reply that leaks it.
 _PROMPT_NGRAM = 5
+# A reply repeating this many consecutive tokens of the customer's message that
+# the sources do not contain is an echo (an ordinary answer rewords the
+# question: "I"/"you" swap, a few shared words, rarely six in a row).
+ECHO_NGRAM = 6
+# ... and this many when the words come from an instruction in the message
+# ("reply only with this exact sentence: ..."): following it is the attack.
+INSTRUCTION_ECHO_NGRAM = 4
+# A long sentence with less than this share of its words in the sources is
+# about something else (small models drift into generic advice); stopping it
+# early beats streaming a paragraph and withdrawing it. Deliberately lower than
+# the whole-reply threshold, since single sentences paraphrase more freely.
+SENTENCE_MIN_OVERLAP = 0.25
 
 
 def _words(text: str) -> list[str]:
     return _WORD_RE.findall(text.lower())
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN_RE.findall(text.lower())
 
 
 def _stem(word: str) -> str:
@@ -405,10 +471,11 @@ def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-# The not-sure sentence is meant to be said, so it does not count as a leak.
-_PROMPT_NGRAMS = _ngrams(
-    _words(re.sub(r"\{\w+\}", " ", SYSTEM_PROMPT.replace(NOT_SURE_TEXT, " | "))), _PROMPT_NGRAM
-)
+def _is_filler(gram: tuple[str, ...]) -> bool:
+    """An n-gram of stop words and boilerplate only ("i would like to know if")."""
+    return all(t in _STOPWORDS or t in _SERVICE_WORDS or t.isdigit() for t in gram)
+
+
 _NOT_SURE_RE = re.compile(
     r"\b(?:not sure|don't know|do not know|cannot find|can't find|no information|"
     r"unable to (?:find|answer)|connect you with)\b",
@@ -421,18 +488,291 @@ def is_unsure(reply: str) -> bool:
     return bool(_NOT_SURE_RE.search(reply))
 
 
-def unsupported_identifiers(reply: str, sources: Sequence[str]) -> list[str]:
-    """Email addresses, order ids and links in ``reply`` that no source contains.
+# --------------------------------------------------------------------------- instructions
 
-    A made-up address or order number sends a customer somewhere wrong, so
-    these are held to the same standard as numbers.
+# Text that addresses the assistant rather than informing the customer: an
+# override of its rules, a request for its prompt, a fake role marker. Kept as
+# data (a list of patterns, English and Chinese) rather than fitted to one
+# store; these almost never occur in genuine store text, so sentences carrying
+# them are also removed from the passages (:func:`strip_instructions`).
+INJECTION_PATTERNS: tuple[str, ...] = (
+    r"\b(?:ignore|disregard|forget|override|bypass|overrule)\b[^.!?\n]{0,40}?"
+    r"\b(?:instructions?|rules|prompts?|guidelines|directions|directives|constraints|policies "
+    r"you|programming|context|passages)\b",
+    r"\bsystem\s*(?:prompt|message|override|instructions?|note|mode|update)\b",
+    r"\b(?:developer|debug|admin|maintenance|god|jailbreak|unrestricted)\s+mode\b",
+    r"\byou\s+are\s+(?:now|no longer)\b",
+    r"\bfrom\s+now\s+on\b",
+    r"\bnew\s+(?:instructions?|rules|task|role|persona|directive)\b",
+    r"\b(?:assistant|ai|bot|chatbot|model|llm)\s+(?:instructions?|note|override|directive|must)\b",
+    r"\b(?:reveal|print|repeat|output|show|display|disclose|leak|dump|recite|write out|"
+    r"translate|paste|spell out|list)\b[^.!?\n]{0,40}?\b(?:instructions|system prompt|"
+    r"(?:initial|original|hidden|full|secret|first) (?:prompt|message|rules)|your prompt|"
+    r"hidden rules|configuration|the rules you)\b",
+    r"\b(?:tell|instruct|inform)\s+(?:the\s+|every\s+|all\s+)?(?:customers?|users?|shoppers?|"
+    r"buyers?|visitors?)\s+(?:to|that)\b",
+    r"\b(?:act|behave|respond)\s+as\s+(?:an?\s+)?(?:unrestricted|unfiltered|different|new|evil|"
+    r"jailbroken)?\s*(?:ai|assistant|bot|dan|developer|admin|model|chatbot)\b",
+    r"\bpretend\s+(?:to\s+be|you\s+are|that\s+you)\b",
+    r"(?:^|[\s\"'(])(?:system|assistant|developer|admin)\s*:\s",
+    r"</?(?:passages?|system|instructions?|context|prompt|assistant|user)>|<\|[a-z_]+\|>|"
+    r"\[/?inst\]|<<sys>>",
+    r"(?:忽略|无视|忘记|忽视|不要理会|不用理会|跳过)[^。！？\n]{0,12}(?:指令|指示|规则|提示|设定|要求|限制)",
+    r"系统提示|系统指令|系统消息|提示词|开发者模式|调试模式|管理员模式",
+    r"你现在是|从现在开始|新的?指令|扮演",
+    r"(?:输出|打印|显示|重复|泄露|透露|告诉我|念出|复述)[^。！？\n]{0,10}(?:指令|提示|规则|设定)",
+)
+# Requests that steer the wording of the answer ("reply only with", "repeat
+# after me"): harmless in store text, an attack in a customer's message.
+STEERING_PATTERNS: tuple[str, ...] = (
+    r"\b(?:reply|respond|answer|say|write|output|print|return|type)\s+"
+    r"(?:only|just|exactly|verbatim|precisely|nothing but)\b",
+    r"\b(?:reply|respond|answer)\s+(?:me\s+)?with\s+(?:only\s+|just\s+)?"
+    r"(?:this|these|the following|exactly|the sentence|the text)\b",
+    r"\bsay\s+(?:this|the following|exactly|after me|these words)\b",
+    r"\brepeat\s+(?:after me|this|these|the following|everything|the text|the words|"
+    r"word for word|verbatim|your|the above|back to me|what i)\b",
+    r"\bword[- ]for[- ]word\b|\bverbatim\b",
+    r"\b(?:start|begin)(?:ning|ing)?\s+(?:your\s+)?(?:reply|answer|response|message)?\s*with\s*:",
+    r"\b(?:start|begin)\s+your\s+(?:reply|answer|response)\b",
+    r"\b(?:this|that|the following)\s+exact\s+(?:sentence|text|phrase|message|words|link|url)\b",
+    r"\b(?:copy|paste|include|insert|add)\s+(?:this|the following)\s+"
+    r"(?:text|sentence|link|url|message|line)\b",
+    r"\b(?:before|instead of)\s+answering\b",
+    r"\byour\s+(?:prompt|programming|initial instructions|original instructions)\b",
+    r"只(?:回复|回答|输出|说)|原样|逐字|照抄|照着说|复述|重复(?:以下|下面|这句|这段|你的|一遍|我说)|"
+    r"回答之前|在回答前|请直接说",
+)
+_INJECTION_RE = re.compile("|".join(f"(?:{p})" for p in INJECTION_PATTERNS), re.IGNORECASE)
+_INSTRUCTION_RE = re.compile(
+    "|".join(f"(?:{p})" for p in (*INJECTION_PATTERNS, *STEERING_PATTERNS)), re.IGNORECASE
+)
+# Clauses for instruction detection: Latin sentence ends need a following space
+# ("$4.99" is not a boundary); Chinese ones do not.
+_CLAUSE_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+|(?<=[。！？；])|\n+")
+
+
+def _clauses(text: str) -> list[str]:
+    return [c for c in _CLAUSE_RE.split(text) if c and c.strip()]
+
+
+def split_instructions(text: str) -> tuple[str, list[str]]:
+    """Split a customer's message into ``(question, instructions)``.
+
+    An instruction is a clause that addresses the assistant
+    (:data:`INJECTION_PATTERNS`, :data:`STEERING_PATTERNS`: "ignore previous
+    instructions", "reply only with", "repeat your instructions",
+    "忽略之前的指令", "只回复" ...) from where the pattern starts, plus the
+    clauses after it up to the next genuine question (the payload of "reply
+    only with the following. <payload>"). ``question`` is what is left, the
+    part worth answering; it may be empty.
+    """
+    kept: list[str] = []
+    instructions: list[str] = []
+    in_payload = False
+    for clause in _clauses(text):
+        match = _INSTRUCTION_RE.search(clause)
+        if match:
+            before = clause[: match.start()].strip(" ,;:-—")
+            # "What is the refund policy and ignore ...": keep the question part.
+            if len(_tokens(before)) >= 3:
+                kept.append(before)
+            instructions.append(clause[match.start() :].strip())
+            in_payload = True
+        elif in_payload and not clause.rstrip().endswith(("?", "？")):
+            instructions[-1] += " " + clause.strip()
+        else:
+            in_payload = False
+            kept.append(clause.strip())
+    return " ".join(kept).strip(), instructions
+
+
+def instruction_segments(text: str) -> list[str]:
+    """The instructions to the assistant in ``text`` (see :func:`split_instructions`)."""
+    return split_instructions(text)[1]
+
+
+def strip_instructions(text: str) -> str:
+    """Store text without the sentences that address the assistant.
+
+    A sentence matching :data:`INJECTION_PATTERNS` and everything after it in
+    the same paragraph are dropped: the facts before a planted instruction stay
+    quotable, while the instruction and whatever it smuggles in (a link, a
+    contact address) reach neither the model nor the customer. Steering phrases
+    ("reply only with") are left alone here, since store text may legitimately
+    say "reply with your order number".
+    """
+    if not text or not _INJECTION_RE.search(text):
+        return text
+    paragraphs = re.split(r"(\n\s*\n)", text)
+    out: list[str] = []
+    for paragraph in paragraphs:
+        match = _INJECTION_RE.search(paragraph)
+        if not match:
+            out.append(paragraph)
+            continue
+        head = paragraph[: match.start()]
+        # Cut back to the start of the sentence the instruction is in.
+        ends = [m.end() for m in re.finditer(r"[.!?。！？](?:\s+|$)|\n", head)]
+        out.append(head[: ends[-1]].rstrip() if ends else "")
+    return "".join(out).strip()
+
+
+# --------------------------------------------------------------------------- reply checks
+
+
+def _in_sources(found: str, joined_lower: str) -> bool:
+    """Whether an identifier occurs in the sources, not as part of a longer one."""
+    pattern = r"(?<![\w-])" + re.escape(found.lower()) + r"(?![\w-])"
+    return re.search(pattern, joined_lower) is not None
+
+
+def _link_key(link: str) -> str:
+    """A link without scheme, "www.", trailing slash and sentence punctuation."""
+    key = link.lower().rstrip(".,;:!?")
+    key = re.sub(r"^(?:https?|ftp)://", "", key)
+    key = re.sub(r"^www\.", "", key)
+    return key.rstrip("/")
+
+
+def _phones(text: str) -> list[tuple[str, str]]:
+    """(as written, digits) for each phone-number-like run in ``text``."""
+    out = []
+    for match in _PHONE_RE.finditer(text):
+        digits = re.sub(r"\D", "", match.group(0))
+        if _MIN_PHONE_DIGITS <= len(digits) <= _MAX_PHONE_DIGITS:
+            out.append((match.group(0).strip(), digits))
+    return out
+
+
+def unsupported_identifiers(reply: str, sources: Sequence[str]) -> list[str]:
+    """Email addresses, order ids, links, bare domains and phone numbers no source contains.
+
+    A made-up address or number sends a customer somewhere wrong (or to a
+    phishing page), so these are held to the same standard as numbers. Only
+    the sources count: a link the customer typed is not evidence.
     """
     joined_lower = "\n".join(sources).lower()
     problems = []
-    for pattern, what in ((_EMAIL_RE, "email"), (_ORDER_ID_RE, "order id"), (_URL_RE, "link")):
-        for found in pattern.findall(reply):
-            if found.lower().lstrip("#").rstrip(".,") not in joined_lower:
-                problems.append(f"{what} not in sources: {found}")
+    for found in _EMAIL_RE.findall(reply):
+        if not _in_sources(found.rstrip("."), joined_lower):
+            problems.append(f"email not in sources: {found}")
+    for found in _ORDER_ID_RE.findall(reply):
+        if found.lower().lstrip("#") not in joined_lower:
+            problems.append(f"order id not in sources: {found}")
+    rest = _EMAIL_RE.sub(" ", reply)
+    source_links = {
+        _link_key(m.group(0))
+        for pattern in (_URL_RE, _DOMAIN_RE)
+        for m in pattern.finditer(_EMAIL_RE.sub(" ", "\n".join(sources)))
+    }
+    seen: set[str] = set()
+    for pattern, what in ((_URL_RE, "link"), (_DOMAIN_RE, "domain")):
+        for match in pattern.finditer(rest):
+            key = _link_key(match.group(0))
+            if not key or key in seen:
+                continue
+            seen.add(key)
+            grounded = any(s == key or s.startswith(key + "/") for s in source_links)
+            if not grounded and not _in_sources(key, joined_lower):
+                problems.append(f"{what} not in sources: {match.group(0).rstrip('.,;:!?')}")
+        rest = pattern.sub(" ", rest)
+    source_phones = [digits for _, digits in _phones("\n".join(sources))]
+    for written, digits in _phones(rest):
+        # "+1 800 555 0199" and "800-555-0199" are the same number.
+        if not any(digits.endswith(s) or s.endswith(digits) for s in source_phones):
+            problems.append(f"phone number not in sources: {written}")
+    return problems
+
+
+@lru_cache(maxsize=64)
+def _prompt_ngrams(system_prompt: str) -> frozenset[tuple[str, ...]]:
+    """5-token runs of the instructions, without the not-sure sentence (meant to be said)."""
+    grams: set[tuple[str, ...]] = set()
+    for part in re.split(r"\{\w+\}|\|", system_prompt.replace(NOT_SURE_TEXT, " | ")):
+        grams |= _ngrams(_tokens(part), _PROMPT_NGRAM)
+    return frozenset(grams)
+
+
+# Talk about its own instructions: never part of a customer-service answer.
+_META_RE = re.compile(
+    r"\b(?:system prompt|system message|my (?:instructions|rules|prompt|guidelines|programming)|"
+    r"(?:hidden|initial|original|secret) (?:instructions|prompt|rules)|"
+    r"i (?:was|am|have been|were) (?:told|instructed|programmed|asked) to|numbered passages)\b|"
+    r"系统提示|提示词|我的指令|我的规则",
+    re.IGNORECASE,
+)
+
+
+def prompt_leaks(text: str, sources: Sequence[str], system_prompt: str | None = None) -> list[str]:
+    """Why ``text`` reveals the assistant's instructions, if it does.
+
+    A run of five tokens of ``system_prompt`` (default: :data:`SYSTEM_PROMPT`;
+    pass the system message :func:`build_messages` made, store name included)
+    that the sources do not contain themselves, or talk about "my
+    instructions" / "the system prompt". What the customer wrote does not
+    excuse it: "starting with: You are the customer-service assistant of" is
+    exactly how a leak is asked for.
+    """
+    problems = []
+    joined = "\n".join(sources)
+    prompt = _prompt_ngrams(system_prompt or SYSTEM_PROMPT)
+    tokens = _tokens(text)
+    leaked = _ngrams(tokens, _PROMPT_NGRAM) & prompt
+    if leaked and leaked - _ngrams(_tokens(joined), _PROMPT_NGRAM):
+        problems.append("reply repeats the system instructions")
+    meta = _META_RE.search(text)
+    if meta and meta.group(0).lower() not in joined.lower():
+        problems.append(f"reply talks about its instructions: {meta.group(0)}")
+    return problems
+
+
+def echoed_customer_text(reply: str, customer_text: str, sources: Sequence[str]) -> list[str]:
+    """Spans of ``reply`` copied from the customer's words that no source contains.
+
+    Two sizes: :data:`ECHO_NGRAM` tokens of anything the customer wrote, and
+    :data:`INSTRUCTION_ECHO_NGRAM` tokens of an instruction in it
+    (:func:`instruction_segments`), since following "reply only with: <text>"
+    means saying <text>. Runs of stop words only do not count.
+    """
+    if not customer_text.strip():
+        return []
+    reply_tokens = _tokens(reply)
+    source_tokens = _tokens("\n".join(sources))
+    spans: list[str] = []
+    checks = [(customer_text, ECHO_NGRAM)] + [
+        (segment, INSTRUCTION_ECHO_NGRAM) for segment in instruction_segments(customer_text)
+    ]
+    for said, n in checks:
+        copied = _ngrams(reply_tokens, n) & _ngrams(_tokens(said), n)
+        copied -= _ngrams(source_tokens, n)
+        spans.extend(" ".join(g) for g in sorted(copied) if not _is_filler(g))
+    return list(dict.fromkeys(spans))
+
+
+def _check(
+    text: str,
+    sources: Sequence[str],
+    context: str,
+    customer_text: str,
+    system_prompt: str | None,
+    min_overlap: float,
+    min_words: int,
+    before: str = "",
+) -> list[str]:
+    problems = [f"number not in sources: {n}" for n in ungrounded_numbers(text, sources)]
+    problems.extend(unsupported_identifiers(text, sources))
+    # The n-gram checks also see the end of what was already shown, so a leak
+    # split across two sentences is caught before the second is shown.
+    tail = " ".join(_tokens(before)[-(_PROMPT_NGRAM + ECHO_NGRAM) :])
+    window = f"{tail} {text}" if tail else text
+    problems.extend(prompt_leaks(window, sources, system_prompt))
+    echoed = echoed_customer_text(window, customer_text, sources)
+    if echoed:
+        problems.append(f"reply repeats the customer's words, not the sources: {echoed[0]!r}")
+    overlap = lexical_overlap(text, sources, context, min_words=min_words)
+    if overlap is not None and overlap < min_overlap:
+        problems.append(f"reply mostly not from the sources ({overlap:.0%} of its words)")
     return problems
 
 
@@ -441,41 +781,82 @@ def is_supported(
     sources: Sequence[str],
     context: str = "",
     min_overlap: float = 0.5,
+    *,
+    customer_text: str = "",
+    system_prompt: str | None = None,
 ) -> tuple[bool, list[str]]:
     """Whether ``reply`` is supported by ``sources``; returns ``(ok, problems)``.
 
-    Checks, each adding a human-readable problem:
+    ``sources`` are the store's texts (passages, FAQ answers, settings:
+    :func:`source_texts`) and ``context`` extra store vocabulary such as its
+    name. Neither may hold the customer's words: a reply is never grounded by
+    repeating the question. ``customer_text`` (the question and earlier user
+    turns) is used only to catch replies that echo it. Checks, each adding a
+    human-readable problem:
 
     - the reply is not empty;
     - every number is grounded (:func:`ungrounded_numbers`);
-    - every email address, order id (``#W1234567`` style) and URL appears in a source;
-    - the reply does not repeat the system prompt;
+    - every email address, order id (``#W1234567`` style), link, bare domain
+      and phone number appears in a source (:func:`unsupported_identifiers`);
+    - the reply does not repeat or discuss the system prompt (:func:`prompt_leaks`);
+    - the reply does not copy the customer's words that the sources lack,
+      above all an instruction's payload (:func:`echoed_customer_text`);
     - at least ``min_overlap`` of its content words (stop words and service
       boilerplate such as "sorry", "team" excluded; crude stemming) occur in
-      the sources or ``context`` (the question, the store name), when it has
-      four or more content words. This is a vocabulary check, not entailment:
-      it catches replies about something else, not subtle contradictions.
+      the sources or ``context``, when it has four or more content words. This
+      is a vocabulary check, not entailment: it catches replies about
+      something else, not subtle contradictions.
     """
-    problems: list[str] = []
     text = reply.strip()
     if not text:
         return False, ["empty reply"]
-    joined = "\n".join(sources)
-
-    for number in ungrounded_numbers(text, sources):
-        problems.append(f"number not in sources: {number}")
-    problems.extend(unsupported_identifiers(text, sources))
-
-    reply_words = _words(text)
-    if _ngrams(reply_words, _PROMPT_NGRAM) & (
-        _PROMPT_NGRAMS - _ngrams(_words(joined), _PROMPT_NGRAM)
-    ):
-        problems.append("reply repeats the system instructions")
-
-    overlap = lexical_overlap(text, sources, context)
-    if overlap is not None and overlap < min_overlap:
-        problems.append(f"reply mostly not from the sources ({overlap:.0%} of its words)")
+    problems = _check(text, sources, context, customer_text, system_prompt, min_overlap, 4)
     return not problems, problems
+
+
+def sentence_problems(
+    sentence: str,
+    sources: Sequence[str],
+    context: str = "",
+    *,
+    customer_text: str = "",
+    system_prompt: str | None = None,
+    before: str = "",
+) -> list[str]:
+    """Why one sentence of a streamed reply may not be shown (empty list: show it).
+
+    The checks of :func:`is_supported`, run before the sentence is sent, with
+    a laxer vocabulary threshold (:data:`SENTENCE_MIN_OVERLAP`, six content
+    words at least) since single sentences paraphrase more freely. ``before``
+    is the text already shown, so that a leak or an echo spanning a sentence
+    boundary is still caught here rather than after it was streamed.
+    """
+    if not sentence.strip():
+        return []
+    return _check(
+        sentence,
+        sources,
+        context,
+        customer_text,
+        system_prompt,
+        SENTENCE_MIN_OVERLAP,
+        6,
+        before,
+    )
+
+
+# Problems that mean the reply was steered by an attacker (or leaked), not
+# merely wrong: the answerer never withdraws shown text for these (see
+# bot/answering.py), and fine-tuning never learns from such a reply.
+_SECURITY_PROBLEM_RE = re.compile(
+    r"system instructions|talks about its instructions|customer's words|"
+    r"(?:link|domain|email|phone number) not in sources"
+)
+
+
+def is_security_problem(problem: str) -> bool:
+    """Whether a problem from the checks is a leak, an echo or a foreign contact/link."""
+    return bool(_SECURITY_PROBLEM_RE.search(problem))
 
 
 def lexical_overlap(
@@ -485,14 +866,30 @@ def lexical_overlap(
 
     Stop words and service boilerplate are not content words; words are
     crudely stemmed. ``None`` when ``text`` has fewer than ``min_words``
-    content words (too short to judge).
+    content words (too short to judge). ``context`` is store vocabulary (its
+    name), never the customer's message.
     """
     vocabulary = {_stem(w) for w in _words("\n".join(sources) + "\n" + context)}
-    content = [
+    content = _content_words(text)
+    if len(content) < min_words:
+        return None
+    return sum(w in vocabulary for w in content) / len(content)
+
+
+def _content_words(text: str) -> list[str]:
+    """Stemmed words of ``text`` that carry content (no stop words or boilerplate)."""
+    return [
         _stem(w)
         for w in _words(text)
         if w not in _STOPWORDS and w not in _SERVICE_WORDS and len(w) > 2
     ]
-    if len(content) < min_words:
-        return None
-    return sum(w in vocabulary for w in content) / len(content)
+
+
+def content_word_count(text: str) -> int:
+    """How many content words ``text`` has (what the vocabulary checks judge by).
+
+    Chinese and other unspaced scripts count a word per two characters, so a
+    Chinese sentence is not mistaken for an empty one.
+    """
+    cjk = len(re.findall(r"[\u3400-\u9fff\uf900-\ufaff]", text))
+    return len(_content_words(text)) + cjk // 2

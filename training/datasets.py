@@ -20,7 +20,13 @@ Where examples come from, best first:
 
 Turns with any negative rating are excluded, and so are log targets that
 state numbers their passages do not (training on them would teach
-inventing). Personal data (emails, phone and card numbers, street addresses)
+inventing). A rating is the customer's word, and a customer may be an
+attacker rating their own injected reply +1, so a rated turn is used only when
+it was a grounded model answer (``action_answer``, not a fallback), its
+question carries no instructions to the assistant, and its reply re-passes
+every grounding check (:func:`bot.grounding.is_supported`: numbers, links,
+domains, emails, phone numbers, prompt leaks, echoes of the customer) against
+the current text of the sources it cited, looked up in the index. Personal data (emails, phone and card numbers, street addresses)
 is scrubbed from every text before anything is written.
 """
 
@@ -35,7 +41,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.grounding import NOT_SURE_TEXT, build_messages, extractive_answer, ungrounded_numbers
+from bot.grounding import (
+    NOT_SURE_TEXT,
+    SYSTEM_PROMPT,
+    build_messages,
+    extractive_answer,
+    is_supported,
+    source_texts,
+    split_instructions,
+    ungrounded_numbers,
+)
 from bot.privacy import redact
 
 MAX_HISTORY_TURNS = 2
@@ -104,7 +119,13 @@ def _used_hits(index: Any, question: str, min_score: float) -> list[Any]:
 def _example(question: str, hits: list[Any], history: list[dict], settings: Any,
              target: str, origin: str) -> dict[str, Any]:  # fmt: skip
     question, target = scrub(question), scrub(target.strip())
-    history = [{"role": m["role"], "content": scrub(m["content"])} for m in history]
+    # The prompt the server builds: instructions in user turns are cut out of it.
+    cleaned = []
+    for m in history:
+        content = _asked(m["content"]) if m["role"] == "user" else m["content"]
+        if content:
+            cleaned.append({"role": m["role"], "content": scrub(content)})
+    history = cleaned
     return {
         "messages": build_messages(question, hits, history, settings),
         "target": target,
@@ -224,13 +245,16 @@ def log_examples(db_path: str | Path, store: Any, index: Any, report: DataReport
         elif any(r > 0 for r in rated):
             if row["action"] != "action_answer":
                 report.drop("rated turn not a knowledge answer")
+            elif _column(row, "fallback"):
+                report.drop("rated turn was a fallback, not a grounded model answer")
             else:
                 ids = [s.get("id") for s in json.loads(row["sources"] or "[]")]
                 hits = [docs[i] for i in ids if i in docs]
                 if not hits:
                     report.drop("rated answer's sources no longer in the store")
                 else:
-                    example = _checked(user_text, hits, past, settings, reply, "feedback", report)
+                    example = _checked(user_text, hits, past, settings, reply, "feedback",
+                                       report, strict=True)  # fmt: skip
                     if example:
                         out.append(example)
         if user_text and author != "agent":
@@ -245,14 +269,58 @@ def log_examples(db_path: str | Path, store: Any, index: Any, report: DataReport
 
 
 def _checked(question: str, hits: list[Any], history: list[dict], settings: Any, target: str,
-             origin: str, report: DataReport) -> dict[str, Any] | None:  # fmt: skip
-    """A log example, unless its target states numbers its passages do not."""
-    sources = [getattr(h, "answer", "") or getattr(h, "text", "") for h in hits[:3]]
+             origin: str, report: DataReport, strict: bool = False) -> dict[str, Any] | None:  # fmt: skip
+    """A log example, unless its target fails the checks against its passages.
+
+    Always: no numbers its passages do not state, and a question left once
+    instructions to the assistant are cut out (the prompt is built from that
+    part, as the server does). With ``strict`` (customer-rated model replies)
+    also: no instructions in the question at all, no redacted personal data or
+    contact in the reply, and the whole :func:`bot.grounding.is_supported`
+    check against the cited sources' text, with the customer's words as the
+    text a reply must not parrot, so a +1 on an injected or phishing reply
+    never becomes training data.
+    """
+    sources = source_texts(hits, settings)
     if ungrounded_numbers(target, sources):
         report.drop(f"{origin} answer has numbers not in its passages")
         return None
+    asked, instructions = split_instructions(question)
+    if not asked or (strict and instructions):
+        report.drop(f"{origin} question carries instructions to the assistant")
+        return None
+    if strict:
+        if _PLACEHOLDER_RE.search(target):
+            report.drop(f"{origin} answer held personal data or a contact (redacted in the log)")
+            return None
+        said = "\n".join([*(m["content"] for m in history if m["role"] == "user"), question])
+        system = SYSTEM_PROMPT.format(
+            store=getattr(settings, "name", "") or "this store",
+            currency=getattr(settings, "currency", "") or "USD",
+        )
+        ok, _ = is_supported(target, sources, customer_text=said, system_prompt=system)
+        if not ok:
+            report.drop(f"{origin} answer fails the grounding checks against its sources")
+            return None
     report.add(origin)
-    return _example(question, hits, history[-2 * MAX_HISTORY_TURNS :], settings, target, origin)
+    return _example(asked, hits, history[-2 * MAX_HISTORY_TURNS :], settings, target, origin)
+
+
+# What bot/privacy.py puts in place of personal data when the log is written.
+_PLACEHOLDER_RE = re.compile(r"\[(?:EMAIL|PHONE|CARD|ADDRESS)\]")
+
+
+def _asked(text: str) -> str:
+    """A customer's message without instructions to the assistant (what the model is shown)."""
+    return split_instructions(text)[0]
+
+
+def _column(row: Any, name: str) -> Any:
+    """A column of a log row, ``None`` when an older log lacks it."""
+    try:
+        return row[name]
+    except (IndexError, KeyError):
+        return None
 
 
 def deduplicate(examples: list[dict[str, Any]], report: DataReport) -> list[dict[str, Any]]:
