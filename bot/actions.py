@@ -40,6 +40,15 @@ CUSTOMER_NOT_FOUND = (
     "I couldn't find an account with those details. Please check them and try again: "
     "the email address on your account, or your full name and zip code."
 )
+DETAILS_CONFLICT = (
+    "Those details don't all belong to one customer account, so I can't verify you with "
+    "them. Please give the details of one account only: its email address, or the full "
+    "name and zip code on it."
+)
+VERIFICATION_LOCKED = (
+    "I can't verify your identity in this chat after several attempts with details that "
+    "didn't match our records."
+)
 VERIFIED = "Thanks, {first_name}, you're verified."
 ALREADY_VERIFIED = "You're already verified, {first_name}. How can I help with your orders?"
 ONE_CUSTOMER_ONLY = (
@@ -114,6 +123,12 @@ OUT_OF_STOCK = "out of stock"
 DEFAULT_HANDOFF_TEXT = (
     "I'm handing you over to a member of our team, who will get back to you as soon as possible."
 )
+# No agent inbox (no admin token): nobody can answer in this chat, so say how to reach
+# the store instead of promising a reply here. {contact}: the store's contact text.
+NO_INBOX_HANDOFF = (
+    "There's no one from our team in this chat, so I can't hand you over here. {contact}"
+)
+DEFAULT_CONTACT_TEXT = "Please contact us directly through the contact details on our website."
 
 # The questions the dialogue asks for each slot of ``return_form`` (the form's utter_ask_*).
 FORM_QUESTIONS = {
@@ -122,7 +137,16 @@ FORM_QUESTIONS = {
     "return_reason": "What's the reason for the return?",
 }
 
-YES_NO_BUTTONS = [{"title": "Yes", "payload": "yes"}, {"title": "No", "payload": "no"}]
+# Each question's own payloads, so a button can only ever answer the question it came with
+# (bot/dialogue.py CONFIRM_PAYLOADS); typed "yes" / "no" still answer the question asked.
+CANCEL_CONFIRM_BUTTONS = [
+    {"title": "Yes, cancel it", "payload": "/confirm_cancel"},
+    {"title": "No, keep it", "payload": "/deny_cancel"},
+]
+RETURN_CONFIRM_BUTTONS = [
+    {"title": "Yes, request the return", "payload": "/confirm_return"},
+    {"title": "No", "payload": "/deny_return"},
+]
 CANCEL_REASON_BUTTONS = [
     {"title": "No longer needed", "payload": "no longer needed"},
     {"title": "Ordered by mistake", "payload": "ordered by mistake"},
@@ -273,8 +297,13 @@ def _identify(
     Returns (customer or None, slot events, text to say when not verified). Identity details
     are remembered in ``customer_email`` / ``customer_name`` / ``customer_zip`` so name and
     zip may arrive in different turns; after a failed lookup they are cleared so a typo does
-    not stick.
+    not stick. Every detail given must belong to the one customer verified: an email with
+    another customer's name or zip verifies no one. A failed lookup sets
+    ``verification_failure`` (``conflict`` / ``not_found``) so the dialogue can count it.
+    While ``verification_locked`` is set (too many failures) nothing is checked at all.
     """
+    if tracker.get_slot("verification_locked"):
+        return None, [], VERIFICATION_LOCKED
     events: list[EventType] = []
     values = {}
     for entity, slot in (
@@ -297,10 +326,13 @@ def _identify(
         if zip_code:
             return None, events, ASK_NAME
         return None, events, ASK_IDENTITY
-    customer = order_book.find_customer(email=email, name=name, zip=zip_code)
+    customer, why = order_book.match_customer(email=email, name=name, zip=zip_code)
     if customer is None:
-        return None, _reset("customer_email", "customer_name", "customer_zip"), CUSTOMER_NOT_FOUND
+        failed = _reset("customer_email", "customer_name", "customer_zip")
+        failed.append(SlotSet("verification_failure", why))
+        return None, failed, DETAILS_CONFLICT if why == "conflict" else CUSTOMER_NOT_FOUND
     events.append(SlotSet("verified_customer_id", customer.customer_id))
+    events.append(SlotSet("verification_failure", None))
     return customer, events, None
 
 
@@ -551,7 +583,7 @@ class ActionCancelOrder(_OrderAction):
             plan = REFUND_GIFT_CARD_PLAN if gift_card else REFUND_OTHER_PLAN
             lines.append(plan.format(amount=amount, method=method))
             lines.append(ASK_YES)
-            dispatcher.utter_message(text="\n".join(lines), buttons=YES_NO_BUTTONS)
+            dispatcher.utter_message(text="\n".join(lines), buttons=CANCEL_CONFIRM_BUTTONS)
             return events + waiting + _reset("confirmed")
 
         try:
@@ -811,7 +843,7 @@ class ActionSubmitReturn(_OrderAction):
             lines.append(RETURN_REASON_LINE.format(reason=reason))
             lines.append(RETURN_REFUND_LINE.format(amount=amount, method=method))
             lines.append(ASK_YES)
-            dispatcher.utter_message(text="\n".join(lines), buttons=YES_NO_BUTTONS)
+            dispatcher.utter_message(text="\n".join(lines), buttons=RETURN_CONFIRM_BUTTONS)
             return events + [
                 SlotSet("pending_action", self.name()),
                 SlotSet("refund_method_id", refund_id),
@@ -1067,10 +1099,16 @@ class ActionProductSearch(Action):
 
 
 class ActionHandoff(Action):
-    """Hand the conversation to a person: set ``handoff`` and say the store's handoff text."""
+    """Hand the conversation to a person: set ``handoff`` and say the store's handoff text.
 
-    def __init__(self, handoff_text: str | None = None) -> None:
+    Only where agents can answer: when the dialogue says there is no agent inbox (slot
+    ``agent_inbox`` False), nobody would ever reply in this chat, so the customer is told
+    how to reach the store instead and the conversation stays with the assistant.
+    """
+
+    def __init__(self, handoff_text: str | None = None, contact_text: str | None = None) -> None:
         self.handoff_text = handoff_text or DEFAULT_HANDOFF_TEXT
+        self.contact_text = contact_text or DEFAULT_CONTACT_TEXT
 
     def name(self) -> str:
         return "action_handoff"
@@ -1078,6 +1116,9 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if tracker.get_slot("agent_inbox") is False:
+            dispatcher.utter_message(text=NO_INBOX_HANDOFF.format(contact=self.contact_text))
+            return [SlotSet("handoff", None), SlotSet("pending_action", None)]
         dispatcher.utter_message(text=self.handoff_text)
         return [SlotSet("handoff", True), SlotSet("pending_action", None)]
 
@@ -1090,6 +1131,7 @@ def build_actions(
     catalog: Any,
     handoff_text: str | None = None,
     currency: str = "USD",
+    contact_text: str | None = None,
 ) -> list[Action]:
     """Every business action, ready to register. See :func:`build_executor`."""
     products = catalog
@@ -1098,6 +1140,7 @@ def build_actions(
         settings = catalog.settings
         products = catalog.products
         handoff_text = handoff_text or getattr(settings, "handoff_text", None)
+        contact_text = contact_text or getattr(settings, "contact_text", None)
         currency = getattr(settings, "currency", None) or currency
     return [
         ActionVerifyCustomer(order_book, currency),
@@ -1106,7 +1149,7 @@ def build_actions(
         ValidateReturnForm(order_book, currency),
         ActionSubmitReturn(order_book, currency),
         ActionProductSearch(products, currency),
-        ActionHandoff(handoff_text),
+        ActionHandoff(handoff_text, contact_text),
     ]
 
 
@@ -1115,15 +1158,17 @@ def build_executor(
     catalog: Any,
     handoff_text: str | None = None,
     currency: str = "USD",
+    contact_text: str | None = None,
 ) -> ActionExecutor:
     """A rasa-sdk ``ActionExecutor`` with all business actions registered.
 
     ``order_book`` may be None (a store without orders): the order actions then say that
     orders can't be looked up here. ``catalog`` is a list of products (``.id``, ``.title``, ``.category``, ``.price``,
     ``.variants``, ``.in_stock``), or a whole ``Store``, whose settings then supply the
-    handoff text and currency.
+    handoff text, contact text and currency. ``contact_text``: how to reach the store,
+    said instead of the handoff text when there is no agent inbox.
     """
     executor = ActionExecutor()
-    for action in build_actions(order_book, catalog, handoff_text, currency):
+    for action in build_actions(order_book, catalog, handoff_text, currency, contact_text):
         executor.register_action(action)
     return executor

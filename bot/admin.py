@@ -29,6 +29,7 @@ from aiohttp import web
 
 from bot.escalation import REASONS, offer_stats
 from bot.inbox import ADMIN_COOKIE, check_admin, cookie_value
+from bot.limits import parse_int
 from bot.server import ApiError
 
 log = logging.getLogger("shopbot.admin")
@@ -38,6 +39,7 @@ UPDATER_KEY: web.AppKey[Any] = web.AppKey("insights_updater", object)
 COOKIE = ADMIN_COOKIE
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CHART_LOCK = threading.Lock()  # pyplot keeps global state: one chart at a time
+MAX_PAGE = 1_000_000  # 50 conversations a page: 50 million, more than any store has
 _FORECAST_CACHE: dict[tuple[Any, ...], Any] = {}
 
 CSS = """
@@ -232,6 +234,21 @@ async def overview(request: web.Request) -> web.Response:
         ],
         numeric={1},
     )
+    # Failed identity checks: guessing shows up here (and hands off after the limits).
+    failures = await asyncio.to_thread(_bot(request).conversations.recent_verification_failures, 20)
+    if failures:
+        body += "<h2>Failed identity checks (latest)</h2>" + _table(
+            ["customer", "why", "when"],
+            [
+                [
+                    f'<a href="/admin/conversations/{quote(f["sender"], safe="")}">'
+                    f"{_esc(f['sender'])}</a>",
+                    _esc(f["reason"]),
+                    _when(f["ts"]),
+                ]
+                for f in failures
+            ],
+        )
     if s["per_day"]:
         days = [r[0] for r in s["per_day"]]
         counts = [r[1] for r in s["per_day"]]
@@ -387,9 +404,10 @@ async def demand_page(request: web.Request) -> web.Response:
 async def conversations(request: web.Request) -> web.Response:
     engine = await _engine(request)
     try:
-        page = max(0, int(request.query.get("page", "0")))
+        # Bounded: page * 50 is an SQL OFFSET, which must fit a 64-bit integer.
+        page = parse_int(request.query.get("page"), "page", 0, MAX_PAGE) or 0
     except ValueError as exc:
-        raise web.HTTPBadRequest(reason="page must be a number") from exc
+        raise web.HTTPBadRequest(reason=str(exc)) from exc
     rows = await asyncio.to_thread(
         engine.store.query,
         "SELECT sender, COUNT(*), MIN(ts), MAX(ts), SUM(handoff) FROM turns GROUP BY sender "

@@ -44,11 +44,39 @@ class Config:
     # Retrieval confidence (cosine of query and best passage) bands.
     answer_min_score: float = 0.55
     clarify_min_score: float = 0.40
-    # Per-sender requests per minute (0 = unlimited).
+    # Per-sender requests per minute (0 = unlimited); each client address gets ten times
+    # this on /api/chat and on each other public route (bot/server.py ROUTE_LIMITS).
     rate_limit_per_minute: int = 60
+    # JSON request bodies may nest arrays/objects at most this deep (deeper: 400).
+    max_json_depth: int = 32
+    # Reverse proxies (IPs or CIDRs, "10.0.0.0/8") whose X-Forwarded-For is believed: the
+    # client is then the right-most forwarded address that is not one of them. Empty (the
+    # default) trusts none: X-Forwarded-For is ignored. Env / CLI: comma-separated.
+    trusted_proxies: list[str] = field(default_factory=list)
+    # Open live event streams (/api/events): per client address, and in all (0 = no cap).
+    max_event_streams_per_client: int = 5
+    max_event_streams: int = 500
     admin_token: str | None = None
-    # Origins whose pages may call the public customer API (the widget); ["*"] = any,
-    # [] = same origin only. Env / CLI: comma-separated.
+    # The Rasa REST channel (/webhooks/rest/webhook) is for server-side integrations:
+    # with a token set they must send "Authorization: Bearer <token>"; without one it
+    # answers only callers on this machine (loopback). Env SHOPBOT_REST_CHANNEL_TOKEN.
+    rest_channel_token: str | None = None
+    # A verified customer stays verified only while the conversation is active: after
+    # this many idle minutes order details and changes need verifying again.
+    verification_idle_minutes: float = 30.0
+    # Failed identity checks allowed per conversation, and per customer targeted (the
+    # name or email tried) across all conversations, within the window; after that a
+    # person takes over instead of more tries (bot/dialogue.py, bot/storage.py).
+    verification_max_failures: int = 3
+    verification_max_failures_per_customer: int = 5
+    verification_failure_window_seconds: float = 3600.0
+    # A change (cancel, return) waits this long for the customer's yes; after that, or
+    # after any other request, the question has lapsed and nothing changes.
+    confirmation_timeout_seconds: float = 300.0
+    # Origins whose pages may call the public customer API (the widget on the shop's
+    # pages): list them ("https://shop.example"). "*" opens only the store's public
+    # information (/api/store, cited passages) to any page, never the routes that carry
+    # a conversation; [] = same origin only. Env / CLI: comma-separated.
     cors_origins: list[str] = field(default_factory=lambda: ["*"])
     # Generation admission control: answers generated at once, answers waiting for a
     # slot, and how long one may wait; beyond that the customer gets a "busy" reply.
@@ -75,7 +103,7 @@ class Config:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("llm_api_key", "admin_token") and value:
+            if f.name in ("llm_api_key", "admin_token", "rest_channel_token") and value:
                 value = "***"
             if f.name == "database_url" and value:
                 from bot.db import safe_url

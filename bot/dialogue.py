@@ -26,9 +26,10 @@ from typing import Any
 from bot.action_runner import ActionError, ActionRunner, apply_events, tracker_state
 from bot.admission import GenerationGate
 from bot.config import Config
+from bot.consent import Answer, classify
 from bot.escalation import offer_handoff_if_needed
 from bot.grounding import extractive_answer
-from bot.storage import Conversation, ConversationStore, TurnRecord
+from bot.storage import Conversation, ConversationStore, TurnRecord, identity_key
 
 log = logging.getLogger("shopbot.dialogue")
 
@@ -50,11 +51,20 @@ ORDER_ACTIONS = {
 INTENT_MIN_CONFIDENCE = 0.5
 
 RETURN_SLOTS = ("order_id", "return_items", "return_reason")
-
-YES_RE = re.compile(
-    r"^\s*(yes|y|yeah|yep|yup|sure|ok|okay|confirm(ed)?|correct|please do|go ahead|do it|proceed)\b",
-    re.I,
+# What a verification rests on; forgotten together when it expires.
+VERIFICATION_SLOTS = (
+    "verified_customer_id",
+    "customer_email",
+    "customer_name",
+    "customer_zip",
+    "order_id",
+    "return_items",
+    "return_reason",
+    "cancel_reason",
 )
+
+# A yes to a change is judged by bot/consent.py (the whole reply, no negation, the
+# intent model's "deny"); this prefix match only lets "no ..." leave the return form.
 NO_RE = re.compile(
     r"^\s*(no|n|nope|nah|don'?t|do not|never ?mind|stop|cancel that|not now)\b", re.I
 )
@@ -108,7 +118,33 @@ CANCEL_REASONS = {
     "ordered by mistake": re.compile(r"mistake|by accident|accidental|wrong", re.I),
 }
 
+# Each change question's own button payloads: (yes, no). A button answers only the
+# question it came with; a typed reply answers the question asked most recently.
+CONFIRM_PAYLOADS = {
+    "action_cancel_order": ("/confirm_cancel", "/deny_cancel"),
+    "action_submit_return": ("/confirm_return", "/deny_return"),
+}
+HANDOFF_PAYLOAD, DECLINE_HANDOFF_PAYLOAD = "/handoff", "/decline_handoff"
+HANDOFF_BUTTONS = [
+    {"title": "Talk to a person", "payload": HANDOFF_PAYLOAD},
+    {"title": "No thanks", "payload": DECLINE_HANDOFF_PAYLOAD},
+]
+# Actions whose run may verify the customer from the details given (bot/actions.py).
+VERIFYING_ACTIONS = {
+    "action_verify_customer",
+    "action_order_status",
+    "action_cancel_order",
+    "action_submit_return",
+    "validate_return_form",
+}
+
 TEXTS = {
+    "confirmation_expired": "That question has expired, so I haven't changed anything. "
+    "If you still want it, please ask again and I'll show you the details to confirm.",
+    "confirm_unclear": "I haven't changed anything yet. To go ahead, please answer just "
+    '"yes"; to keep everything as it is, answer "no".',
+    "verification_handoff": "For your security I can't take more attempts to verify your "
+    "identity in this chat.",
     "handoff_waiting": "You're in the queue for a member of our team; they will reply here. "
     "Type /restart to start over with the assistant.",
     "oos": "I'm sorry, I can't help with that here: I can answer questions about {store}, "
@@ -254,6 +290,9 @@ class Bot:
         # Called with each logged TurnRecord after the reply is ready (insights);
         # scheduled on the loop, never awaited, so they cannot delay the turn.
         self.on_turn: list[Any] = []
+        # Whether agents can answer handed-off conversations; None: the config decides
+        # (see has_agent_inbox). The server sets it while it runs (bot/inbox.py).
+        self.agent_inbox: bool | None = None
 
     # -- public entry points -------------------------------------------------
     async def handle(self, sender: str, text: str, metadata: dict | None = None) -> Reply:
@@ -272,6 +311,7 @@ class Bot:
         async with self.lock_for(sender):  # one turn at a time keeps slots consistent
             started = time.perf_counter()
             conv = await asyncio.to_thread(self.conversations.load_conversation, sender)
+            self._expire_verification(conv)
             was_handed_off = bool(conv.slots.get("handoff"))
             if text.strip().lower() in ("/restart", "/reset"):
                 if was_handed_off:  # the customer left the agents' queue
@@ -354,13 +394,21 @@ class Bot:
         intent = turn.parse["intent"]["name"]
         confidence = float(turn.parse["intent"].get("confidence") or 0.0)
         confident = confidence >= INTENT_MIN_CONFIDENCE
-        yes = (intent == "affirm" and confident) or bool(YES_RE.match(turn.text))
+        # How this message answers a yes/no question; a change needs Answer.YES.
+        answer = classify(turn.text, turn.parse)
         no = (intent == "deny" and confident) or bool(NO_RE.match(turn.text))
+        payload = turn.text.strip().lower()
         self._remember_identity(turn)
 
-        if turn.text.strip() == "/handoff":
+        if payload == HANDOFF_PAYLOAD:
+            self._clear_pending(slots)  # a person takes over: no change is left waiting
             await self._run(turn, "action_handoff")
             return
+        if slots.get("handoff") and not self.has_agent_inbox():
+            # No one can answer here (no agent inbox): never leave the customer waiting.
+            await asyncio.to_thread(self.conversations.close_handoff, turn.conv.sender, "system")
+            for key in ("handoff", "handoff_reason"):
+                slots.pop(key, None)
         if slots.get("handoff"):
             # The message is logged for the agents' inbox; once an agent has
             # claimed the conversation the bot stays quiet and the agent answers.
@@ -380,26 +428,31 @@ class Bot:
                 await self._resume(turn, pending)
             return
 
-        # A question we asked last turn gets its answer first.
-        if slots.pop("offered_handoff", False):
-            if yes:
-                await self._run(turn, "action_handoff")
-                return
-            if no:
-                turn.action = "action_listen"
-                turn.say(TEXTS["deny_handoff"])
-                return
+        # A question we asked last turn gets its answer first: the change question
+        # (never asked together with a handoff offer), then the handoff offer.
         pending = slots.get("pending_action")
-        if pending and slots.get("verified_customer_id"):
-            if slots.get("awaiting_confirmation") and (yes or no):
-                if yes:
-                    slots["confirmed"] = True
-                    await self._resume(turn, pending)
-                else:
-                    self._clear_pending(slots)
-                    turn.action = "action_listen"
-                    turn.say(TEXTS["deny_change"])
+        if pending and slots.get("awaiting_confirmation") and slots.get("verified_customer_id"):
+            slots.pop("offered_handoff", None)
+            if await self._answer_confirmation(turn, pending, answer):
                 return
+            pending = slots.get("pending_action")
+        offered = slots.pop("offered_handoff", False)
+        if payload == DECLINE_HANDOFF_PAYLOAD or (offered and answer is Answer.NO):
+            turn.action = "action_listen"
+            turn.say(TEXTS["deny_handoff"])
+            return
+        if offered and (
+            answer is Answer.YES or (answer is Answer.UNCLEAR and intent == "affirm" and confident)
+        ):
+            await self._run(turn, "action_handoff")
+            return
+        if payload in _ALL_CONFIRM_PAYLOADS:
+            # A button of a question no longer pending (answered, lapsed): change nothing.
+            self._clear_pending(slots)
+            turn.action = "action_listen"
+            turn.say(TEXTS["confirmation_expired"])
+            return
+        if pending and slots.get("verified_customer_id"):
             if self._answers_pending_question(turn):
                 await self._resume(turn, pending)
                 return
@@ -485,13 +538,7 @@ class Bot:
         if best is None or confidence < self.config.clarify_min_score:
             turn.action = "action_abstain"
             key = "oos" if out_of_scope else "low_confidence"
-            turn.say(
-                TEXTS[key].format(store=self.settings.name),
-                buttons=[
-                    {"title": "Talk to a person", "payload": "yes"},
-                    {"title": "No thanks", "payload": "no"},
-                ],
-            )
+            turn.say(TEXTS[key].format(store=self.settings.name), buttons=HANDOFF_BUTTONS)
             turn.slots["offered_handoff"] = True
             return
         if confidence < self.config.answer_min_score:
@@ -607,9 +654,25 @@ class Bot:
     async def _run(self, turn: _Turn, action: str, requested_slot: str | None = None) -> None:
         """Run a rasa-sdk action and apply what it did to the conversation."""
         slots = turn.slots
+        # Identity details about to be checked (the action forgets them when they fail).
+        attempt = (
+            (
+                identity_key("email", slots.get("customer_email")),
+                identity_key("name", slots.get("customer_name")),
+            )
+            if action in VERIFYING_ACTIONS and not slots.get("verified_customer_id")
+            else None
+        )
+        if attempt and not slots.get("verification_locked"):
+            if await asyncio.to_thread(self._verification_over_limit, turn.conv.sender, attempt):
+                slots["verification_locked"] = True  # the action then checks nothing
         tracker = tracker_state(
             turn.conv.sender,
-            dict(slots, requested_slot=requested_slot or slots.get("requested_slot")),
+            dict(
+                slots,
+                requested_slot=requested_slot or slots.get("requested_slot"),
+                agent_inbox=self.has_agent_inbox(),
+            ),
             turn.parse,
             active_loop={"name": slots["active_loop"]} if slots.get("active_loop") else None,
         )
@@ -618,9 +681,7 @@ class Bot:
         except ActionError as exc:
             log.error("action %s failed: %s", action, exc)
             turn.action = action
-            turn.say(
-                TEXTS["action_failed"], buttons=[{"title": "Talk to a person", "payload": "yes"}]
-            )
+            turn.say(TEXTS["action_failed"], buttons=HANDOFF_BUTTONS[:1])
             slots["offered_handoff"] = True
             return
         new_slots = apply_events(dict(slots), result.get("events", []))
@@ -638,19 +699,129 @@ class Bot:
                 turn.messages.append(msg)
         pending = slots.get("pending_action")
         # An action that asks for a yes leaves itself pending with verification done.
+        asks = {"yes", "/affirm", *CONFIRM_PAYLOADS.get(str(pending), ())}
         slots["awaiting_confirmation"] = bool(
             pending
             and slots.get("verified_customer_id")
             and any(
-                b.get("payload", "").lower() in ("yes", "/affirm")
+                b.get("payload", "").lower() in asks
                 for m in turn.messages
                 for b in m.get("buttons", [])
             )
         )
+        if slots["awaiting_confirmation"]:
+            slots["confirmation_asked_at"] = time.time()  # the yes must come soon
+            slots.pop("offered_handoff", None)  # one question per reply: this one
+        else:
+            slots.pop("confirmation_asked_at", None)
         if slots.get("confirmed") and not pending:
             slots["confirmed"] = False
+        failure = slots.pop("verification_failure", None)
+        if attempt is not None and action != "action_handoff":
+            if failure:
+                await self._verification_failed(turn, str(failure), attempt)
+            if slots.get("verification_locked") and not slots.get("verified_customer_id"):
+                # Too many failed attempts: a person, not more guesses.
+                self._clear_pending(slots)
+                turn.say(TEXTS["verification_handoff"])
+                await self._run(turn, "action_handoff")
+
+    # -- consent and verification limits ----------------------------------------
+    async def _answer_confirmation(self, turn: _Turn, pending: str, answer: Answer) -> bool:
+        """Answer the change question asked last turn; False if this message is not an answer.
+
+        The change goes ahead only on an unambiguous yes (bot/consent.py) or its own
+        button, while the question is current (``confirmation_timeout_seconds``). A no
+        cancels it; an unclear reply asks again; anything else lets the question lapse
+        (except a new order id or reason for the same change, which asks again).
+        """
+        slots = turn.slots
+        payload = turn.text.strip().lower()
+        yes_payload, no_payload = CONFIRM_PAYLOADS.get(pending, ("", ""))
+        if payload == yes_payload:
+            answer = Answer.YES
+        elif payload == no_payload:
+            answer = Answer.NO
+        elif payload in _ALL_CONFIRM_PAYLOADS:
+            answer = Answer.OTHER  # another question's button: answered below as stale
+        asked = float(slots.get("confirmation_asked_at") or 0.0)
+        expired = time.time() - asked > self.config.confirmation_timeout_seconds
+        turn.action = "action_listen"
+        if answer is Answer.NO:
+            self._clear_pending(slots)
+            turn.say(TEXTS["deny_change"])
+            return True
+        if answer is Answer.YES and not expired:
+            slots["confirmed"] = True
+            await self._resume(turn, pending)
+            return True
+        if answer is Answer.YES or (answer is Answer.UNCLEAR and expired):
+            self._clear_pending(slots)
+            turn.say(TEXTS["confirmation_expired"])
+            return True
+        if answer is Answer.UNCLEAR:
+            yes_no = [
+                {"title": "Yes", "payload": yes_payload or "yes"},
+                {"title": "No", "payload": no_payload or "no"},
+            ]
+            turn.say(TEXTS["confirm_unclear"], buttons=yes_no)
+            return True
+        turn.action = None
+        new_detail = turn.entity("order_id") or any(
+            p.search(turn.text) for p in CANCEL_REASONS.values()
+        )
+        if expired or not new_detail or payload in _ALL_CONFIRM_PAYLOADS:
+            self._clear_pending(slots)  # another request came in between: the question lapses
+        return False
+
+    def has_agent_inbox(self) -> bool:
+        """Whether people can answer handed-off conversations here (the agents' inbox).
+
+        The server sets ``agent_inbox`` while it runs (bot/inbox.py); otherwise the
+        config decides: the inbox exists only with an admin token.
+        """
+        if self.agent_inbox is not None:
+            return bool(self.agent_inbox)
+        return bool(self.config.admin_token)
+
+    def _verification_over_limit(self, sender: str, keys: tuple[str, ...]) -> bool:
+        """Too many failed identity checks: in this conversation, or on this customer."""
+        cfg = self.config
+        since = time.time() - cfg.verification_failure_window_seconds
+        store = self.conversations
+        if store.verification_failures(since, sender=sender) >= cfg.verification_max_failures:
+            return True
+        return store.verification_failures(since, keys=keys) >= (
+            cfg.verification_max_failures_per_customer
+        )
+
+    async def _verification_failed(self, turn: _Turn, reason: str, keys: tuple[str, str]) -> None:
+        """Log a failed identity check for the merchant; lock verification past the limits."""
+        sender = turn.conv.sender
+        log.warning("conversation %s: identity check failed (%s)", sender, reason)
+        await asyncio.to_thread(
+            self.conversations.record_verification_failure, sender, reason, keys[0], keys[1]
+        )
+        if await asyncio.to_thread(self._verification_over_limit, sender, keys):
+            turn.slots["verification_locked"] = True
 
     # -- small helpers --------------------------------------------------------
+    def _expire_verification(self, conv: Conversation) -> None:
+        """A verification lasts while the conversation is active, not forever.
+
+        After ``verification_idle_minutes`` without a message, the verified
+        identity, the details it was made from and any change waiting for a yes
+        are forgotten: order details and changes need verifying again.
+        """
+        now = time.time()
+        slots = conv.slots
+        idle = now - float(slots.get("last_active") or now)
+        if slots.get("verified_customer_id") and idle > self.config.verification_idle_minutes * 60:
+            for key in VERIFICATION_SLOTS:
+                slots.pop(key, None)
+            self._clear_pending(slots)
+        slots["last_active"] = now
+
     def _remember_identity(self, turn: _Turn) -> None:
         slots = turn.slots
         for entity, slot in (
@@ -716,6 +887,7 @@ class Bot:
             "pending_action",
             "confirmed",
             "awaiting_confirmation",
+            "confirmation_asked_at",
             "requested_slot",
             "active_loop",
         ):
@@ -769,6 +941,8 @@ class Bot:
             latency_ms=record.latency_ms or 0.0,
         )
 
+
+_ALL_CONFIRM_PAYLOADS = {p for pair in CONFIRM_PAYLOADS.values() for p in pair}
 
 RETURN_QUESTIONS = {
     "order_id": "Which order would you like to return items from? Please give the order id (like #W1234567).",

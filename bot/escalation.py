@@ -10,8 +10,10 @@ talk to a person when
 - the bot failed to answer twice in a row (abstained, asked to clarify, or the
   generated answer fell back).
 
-The offer is an ordinary message with yes/no buttons; the policy's existing
-``offered_handoff`` slot makes the next "yes" a handoff. The message carries
+The offer is an ordinary message with its own buttons (``/handoff`` /
+``/decline_handoff``); the policy's ``offered_handoff`` slot makes a typed "yes"
+a handoff. It is never added to a reply that already asks the customer to
+confirm a change: one question per reply, so one "yes" cannot answer two. The message carries
 ``custom: {"type": "handoff_offer", "reason": ...}`` so the log shows every
 offer and ``offer_stats`` can report how many were made and what the customer
 did next (the overview page under ``/admin``).
@@ -50,6 +52,8 @@ def offer_handoff_if_needed(turn: Any, drop: float = 0.5) -> str | None:
     slots["failed_streak"] = int(slots.get("failed_streak") or 0) + 1 if failed else 0
     if slots.get("handoff") or slots.get("escalation_offered"):
         return None  # with a person already, or offered once in this conversation
+    if slots.get("awaiting_confirmation"):
+        return None  # this reply asks to confirm a change; the offer can come later
     if score <= -drop and previous - score >= drop:
         reason = "negative_turn"
     elif slots["failed_streak"] >= 2:
@@ -69,8 +73,8 @@ def offer_handoff_if_needed(turn: Any, drop: float = 0.5) -> str | None:
             "recipient_id": turn.conv.sender,
             "text": OFFER_TEXT,
             "buttons": [
-                {"title": "Talk to a person", "payload": "yes"},
-                {"title": "No thanks", "payload": "no"},
+                {"title": "Talk to a person", "payload": "/handoff"},
+                {"title": "No thanks", "payload": "/decline_handoff"},
             ],
             "custom": marker,
         }
@@ -82,7 +86,8 @@ def offer_stats(query: Any) -> dict[str, Any]:
     """How many proactive offers were made, why, and what the customer did next.
 
     ``query(sql, args)`` reads the conversation log. Outcomes: ``accepted``
-    (the next turn handed off), ``declined`` (the customer answered and went
+    (the next turn handed off, or, without an agent inbox, gave the store's contact
+    details through the handoff action), ``declined`` (the customer answered and went
     on with the bot), ``no_reply`` (the customer left).
     """
     rows = query(
@@ -107,13 +112,13 @@ def offer_stats(query: Any) -> dict[str, Any]:
         out["offers"] += 1
         out["by_reason"][reasons[0]] = out["by_reason"].get(reasons[0], 0) + 1
         after = query(
-            "SELECT handoff FROM turns WHERE sender = ? AND id > ? AND author = 'bot' "
+            "SELECT handoff, action FROM turns WHERE sender = ? AND id > ? AND author = 'bot' "
             "ORDER BY id LIMIT 1",
             (sender, seq),
         )
         if not after:
             out["no_reply"] += 1
-        elif after[0][0]:
+        elif after[0][0] or after[0][1] == "action_handoff":
             out["accepted"] += 1
         else:
             out["declined"] += 1

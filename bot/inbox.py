@@ -280,11 +280,28 @@ async def inbox_events(request: web.Request) -> web.StreamResponse:
     async def fetch(after: int) -> list[dict[str, Any]]:
         return await asyncio.to_thread(store.changes_after, after, BATCH)
 
-    return await stream(request, request.app[LIVE_KEY], None, cursor, fetch, "change")
+    # Agents share one office address often enough: only the total cap applies.
+    return await stream(
+        request, request.app[LIVE_KEY], None, cursor, fetch, "change", per_client_cap=False
+    )
+
+
+async def _inbox_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+    """Tell the bot whether agents can answer here: the inbox is on with an admin token.
+
+    Without one, a handoff must not promise a reply in the chat (bot/dialogue.py
+    ``Bot.has_agent_inbox``). Restored on shutdown, since tests share one bot.
+    """
+    bot = app[BOT_KEY]
+    before = getattr(bot, "agent_inbox", None)
+    bot.agent_inbox = bool(app[CONFIG_KEY].admin_token)
+    yield
+    bot.agent_inbox = before
 
 
 def setup_inbox(app: web.Application) -> None:
     """Mount the inbox routes (needs bot/live.py's bus: call after ``setup_live``)."""
+    app.cleanup_ctx.append(_inbox_ctx)  # after create_app's bot_ctx: the bot is there
     app.router.add_get("/admin/inbox", inbox_page)
     app.router.add_get("/admin/inbox/inbox.js", inbox_js)
     app.router.add_get("/admin/inbox/inbox.css", inbox_css)

@@ -215,6 +215,8 @@ class InsightsStore:
                 "turns",
                 "feedback",
                 "conversations",
+                "conversation_tokens",
+                "verification_failures",
                 "insight_events",
                 "insight_signals",
                 "insight_profiles",

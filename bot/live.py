@@ -9,7 +9,8 @@ the rows it missed, from the database, so nothing is lost across dropped
 connections or server restarts, and nothing is sent twice. Once the backlog is
 sent, an ``event: synced`` (without an id) says the client is up to date.
 
-- ``GET /api/events?sender=S[&after=N]``: the customer's widget.
+- ``GET /api/events?sender=S&token=T[&after=N]``: the customer's widget (the
+  conversation's token is required, bot/conversation_access.py).
 - ``GET /api/inbox/events`` (bot/inbox.py): every conversation, for agents.
 """
 
@@ -26,6 +27,9 @@ from aiohttp import web
 log = logging.getLogger("shopbot.live")
 
 KEEPALIVE_SECONDS = 15.0
+# How often an idle stream looks whether its client has gone: a closed stream must give
+# its slot back (StreamSlots) well before the next keepalive write would notice.
+GONE_POLL_SECONDS = 1.0
 RETRY_MS = 2000
 BATCH = 200
 
@@ -102,19 +106,20 @@ def parse_cursor(request: web.Request) -> int | None:
 
     None when the client sent neither.
     """
+    from bot.limits import INT64_MAX, parse_int
     from bot.server import ApiError
 
     cursor: int | None = None
-    for raw in (request.headers.get("Last-Event-ID"), request.query.get("after")):
-        if raw is None or raw.strip() == "":
-            continue
+    header = request.headers.get("Last-Event-ID")
+    for name, raw in (("Last-Event-ID", header), ("after", request.query.get("after"))):
+        # 0..2**63-1: a row id; anything larger would overflow the database's integer
+        # inside the already-started stream (a 500 mid-stream).
         try:
-            value = int(raw)
+            value = parse_int(raw, name, 0, INT64_MAX)
         except ValueError as exc:
-            raise ApiError(400, "invalid_field", "the event id must be an integer") from exc
-        if value < 0:
-            raise ApiError(400, "invalid_field", "the event id must not be negative")
-        cursor = value if cursor is None else max(cursor, value)
+            raise ApiError(400, "invalid_field", f"the event id {exc}") from exc
+        if value is not None:
+            cursor = value if cursor is None else max(cursor, value)
     return cursor
 
 
@@ -123,12 +128,58 @@ async def open_event_stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
+            # A conversation's transcript: never kept by a browser or a shared cache.
+            "Cache-Control": "no-store",
             "X-Accel-Buffering": "no",  # nginx would otherwise hold the events back
         }
     )
     await response.prepare(request)
     return response
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def _wait_or_gone(
+    request: web.Request, bus: LiveBus, key: str | None, fut: asyncio.Future[None]
+) -> bool:
+    """``bus.wait`` for up to KEEPALIVE_SECONDS, but raise ConnectionResetError as soon
+    as the client has disconnected (aiohttp does not cancel the handler for it)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + KEEPALIVE_SECONDS
+    try:
+        while (remaining := deadline - loop.time()) > 0:
+            done, _ = await asyncio.wait({fut}, timeout=min(GONE_POLL_SECONDS, remaining))
+            if done:
+                return True
+            if _gone(request):
+                raise ConnectionResetError("the client went away")
+        return False
+    finally:
+        bus.forget(key, fut)
+
+
+def _take_stream_slot(request: web.Request, per_client_cap: bool) -> str:
+    """Count this stream in (StreamSlots); the client address to release, or a 429/503."""
+    from bot.client_ip import client_address
+    from bot.limits import retry_after_header
+    from bot.server import ApiError
+
+    client = client_address(request)
+    refused = request.app[STREAMS_KEY].acquire(client, per_client_cap)
+    if refused == "total":
+        raise ApiError(
+            503, "too_many_streams", "the server has too many live streams open; retry later",
+            retry_after_header(10),
+        )  # fmt: skip
+    if refused == "client":
+        raise ApiError(
+            429, "too_many_streams", "too many live streams open from this address",
+            retry_after_header(10),
+        )  # fmt: skip
+    return client
 
 
 async def stream(
@@ -138,8 +189,29 @@ async def stream(
     cursor: int,
     fetch: Callable[[int], Awaitable[list[dict[str, Any]]]],
     event_name: str,
+    per_client_cap: bool = True,
 ) -> web.StreamResponse:
-    """Send rows after ``cursor`` as SSE events, then follow new ones until closed."""
+    """Send rows after ``cursor`` as SSE events, then follow new ones until closed.
+
+    The stream holds one of the app's StreamSlots while open (refused with 429/503
+    before it starts when none is left); ``per_client_cap=False`` counts it only
+    toward the total (the agents' stream, behind the admin token).
+    """
+    client = _take_stream_slot(request, per_client_cap)
+    try:
+        return await _stream(request, bus, key, cursor, fetch, event_name)
+    finally:
+        request.app[STREAMS_KEY].release(client)
+
+
+async def _stream(
+    request: web.Request,
+    bus: LiveBus,
+    key: str | None,
+    cursor: int,
+    fetch: Callable[[int], Awaitable[list[dict[str, Any]]]],
+    event_name: str,
+) -> web.StreamResponse:
     response = await open_event_stream(request)
     try:
         await response.write(f"retry: {RETRY_MS}\n\n".encode())
@@ -160,22 +232,42 @@ async def stream(
             if rows:
                 bus.forget(key, fut)
                 continue
-            if not await bus.wait(key, fut, KEEPALIVE_SECONDS) and not bus.closed:
+            if not await _wait_or_gone(request, bus, key, fut) and not bus.closed:
                 # A comment line: keeps proxies from closing an idle stream and
                 # tells us early when the client has gone.
                 await response.write(b": keepalive\n\n")
     except (ConnectionResetError, asyncio.CancelledError):
         pass  # the client went away; it resumes from its last event id
+    except Exception:
+        # The response has started: a JSON 500 from the middleware would be written
+        # into the event stream. End the stream instead; the client reconnects.
+        log.exception("error in a live event stream")
+        try:
+            await response.write(b'event: error\ndata: {"code": "internal"}\n\n')
+        except ConnectionResetError:
+            pass
     return response
 
 
 async def customer_events(request: web.Request) -> web.StreamResponse:
-    """``GET /api/events?sender=S``: one conversation's log, live."""
+    """``GET /api/events?sender=S&token=T``: one conversation's log, live."""
+    from bot.conversation_access import AccessDenied, check_conversation_token
     from bot.server import BOT_KEY, ApiError
 
     sender = (request.query.get("sender") or "").strip()
     if not sender or len(sender) > 128:
         raise ApiError(400, "invalid_field", "query parameter 'sender' must be 1 to 128 characters")
+    # The transcript and live replies are the token holder's (``?token=``: EventSource
+    # cannot set headers), never anyone's who knows or guesses the sender id.
+    try:
+        await asyncio.to_thread(
+            check_conversation_token,
+            request.app[BOT_KEY].conversations,
+            sender,
+            request.query.get("token"),
+        )
+    except AccessDenied as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
     # A widget without a cursor has no history yet: it gets the whole conversation.
     cursor = parse_cursor(request) or 0
     store = request.app[BOT_KEY].conversations
@@ -187,14 +279,18 @@ async def customer_events(request: web.Request) -> web.StreamResponse:
 
 
 LIVE_KEY: web.AppKey[LiveBus] = web.AppKey("live_bus", LiveBus)
+STREAMS_KEY: web.AppKey[Any] = web.AppKey("event_streams", object)
 
 
 def setup_live(app: web.Application) -> None:
     """Mount ``/api/events`` and connect the bus to the bot's store for the app's lifetime."""
-    from bot.server import BOT_KEY
+    from bot.limits import StreamSlots
+    from bot.server import BOT_KEY, CONFIG_KEY
 
     bus = LiveBus()
     app[LIVE_KEY] = bus
+    config = app[CONFIG_KEY]
+    app[STREAMS_KEY] = StreamSlots(config.max_event_streams_per_client, config.max_event_streams)
 
     async def live_ctx(app: web.Application):  # type: ignore[no-untyped-def]
         bus.attach(asyncio.get_running_loop())

@@ -29,11 +29,13 @@ from aiohttp import web
 
 from bot.admission import GenerationGate
 from bot.generation import stream_in_thread
+from bot.limits import DEFAULT_MAX_JSON_DEPTH, JSONLimitError, loads_limited
 
 log = logging.getLogger("shopbot.llm_server")
 
 MAX_BODY_BYTES = 1 << 20  # a long conversation fits easily; anything bigger is a mistake
 MAX_TOKENS_LIMIT = 4096
+MAX_JSON_DEPTH = DEFAULT_MAX_JSON_DEPTH  # a chat-completions body nests 4 deep
 DEFAULT_MAX_TOKENS = 256
 ROLES = {"system", "user", "assistant"}
 ENGINE_KEY: web.AppKey[Any] = web.AppKey("engine", object)
@@ -191,12 +193,16 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     """``POST /v1/chat/completions``."""
     engine: Engine = request.app[ENGINE_KEY]
     try:
-        body = await request.json()
+        # Depth-checked: deeply nested JSON is a 400, not a RecursionError (a 500).
+        body = loads_limited(await request.read(), MAX_JSON_DEPTH)
     except web.HTTPRequestEntityTooLarge:
         return openai_error(
             413, f"The request body is larger than {MAX_BODY_BYTES} bytes.",
             "invalid_request_error", code="request_too_large",
         )  # fmt: skip
+    except JSONLimitError as exc:
+        return openai_error(400, f"The request body is not acceptable: {exc}.",
+                            "invalid_request_error", code="invalid_json")  # fmt: skip
     except (ValueError, UnicodeDecodeError):
         return openai_error(400, "The request body is not valid JSON.", "invalid_request_error")
     try:

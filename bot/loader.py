@@ -52,7 +52,12 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
         )
     executor = None
     if not config.action_endpoint:
-        executor = build_executor(order_book, store.products, store.settings.handoff_text)
+        executor = build_executor(
+            order_book,
+            store.products,
+            store.settings.handoff_text,
+            contact_text=store.settings.contact_text,
+        )
     runner = ActionRunner(executor=executor, endpoint_url=config.action_endpoint)
     bot = Bot(config, store, nlu, index, answerer, runner, conversations)
     bot.artifacts = artifacts

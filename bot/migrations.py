@@ -135,6 +135,37 @@ MIGRATIONS: list[Migration] = [
         """,
         dialects=("postgres",),
     ),
+    Migration(
+        4,
+        "conversation tokens: a conversation belongs to whoever holds its secret",
+        """
+        CREATE TABLE IF NOT EXISTS conversation_tokens (
+            sender TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL,
+            created_at {float} NOT NULL
+        )
+        """,
+    ),
+    Migration(
+        5,
+        "failed identity checks, for the attempt limits and the merchant's review",
+        """
+        CREATE TABLE IF NOT EXISTS verification_failures (
+            id {id},
+            sender TEXT NOT NULL,
+            email_key TEXT NOT NULL DEFAULT '',
+            name_key TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL,
+            ts {float} NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS verification_failures_sender
+            ON verification_failures(sender, ts);
+        CREATE INDEX IF NOT EXISTS verification_failures_email
+            ON verification_failures(email_key, ts);
+        CREATE INDEX IF NOT EXISTS verification_failures_name
+            ON verification_failures(name_key, ts)
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1].version

@@ -24,15 +24,28 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
-        400: "the body is not a JSON object, or a field is missing or of the wrong type",
+        400: "the body is not a JSON object (or nests over max_json_depth, 32), or a field "
+        "or parameter is missing, of the wrong type or out of range",
         401: "no admin token was sent",
         403: "the admin token is wrong, or admin pages are off",
         404: "no such resource",
         413: "the body or message is over the configured limit",
         409: "another agent has claimed the conversation",
-        429: "rate-limited (per sender or per client address)",
+        429: "rate-limited (per sender or per client address), or too many live streams "
+        "open from this address; Retry-After says when to try again",
+        503: "the server has too many live streams open; Retry-After says when to retry",
     }
-    return {str(c): {"description": text[c], **_json(ERROR)} for c in codes}
+    out: dict[str, Any] = {}
+    for c in codes:
+        out[str(c)] = {"description": text[c], **_json(ERROR)}
+        if c in (429, 503):
+            out[str(c)]["headers"] = {"Retry-After": RETRY_AFTER}
+    return out
+
+
+RETRY_AFTER = {"description": "seconds to wait", "schema": {"type": "integer", "minimum": 1}}
+# An event id (a row id of the conversation log).
+EVENT_ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 
 
 SENDER = {"type": "string", "minLength": 1, "maxLength": 128}
@@ -54,9 +67,24 @@ BOT_MESSAGE = {
     },
     "required": ["recipient_id"],
 }
-CHAT_REQUEST = {
+TOKEN = {
+    "type": "string",
+    "maxLength": 256,
+    "description": "the conversation's secret, from its first reply (bot/conversation_access.py)",
+}
+REST_REQUEST = {
     "type": "object",
     "properties": {"sender": SENDER, "message": MESSAGE, "metadata": {"type": "object"}},
+    "required": ["sender", "message"],
+}
+CHAT_REQUEST = {
+    "type": "object",
+    "properties": {
+        "sender": SENDER,
+        "message": MESSAGE,
+        "metadata": {"type": "object"},
+        "token": {**TOKEN, "description": "required to continue an existing conversation"},
+    },
     "required": ["sender", "message"],
 }
 CHAT_REPLY = {
@@ -80,8 +108,9 @@ CHAT_REPLY = {
         "action": {"type": ["string", "null"]},
         "handoff": {"type": "boolean"},
         "turn_id": {"type": "string"},
+        "token": TOKEN,
     },
-    "required": ["messages", "turn_id", "handoff"],
+    "required": ["messages", "turn_id", "handoff", "token"],
 }
 INTENT = {
     "type": "object",
@@ -103,6 +132,20 @@ AGENT_REQUEST = {
     "required": ["sender", "agent"],
 }
 SENDER_QUERY = {"name": "sender", "in": "query", "required": True, "schema": SENDER}
+TOKEN_QUERY = {"name": "token", "in": "query", "required": True, "schema": TOKEN}
+
+
+def _access_errors() -> dict[str, Any]:
+    """401/403 of the routes that belong to one conversation's token holder."""
+    return {
+        "401": {"description": "the conversation's token was not sent", **_json(ERROR)},
+        "403": {
+            "description": "the conversation exists and the token is missing or not its own",
+            **_json(ERROR),
+        },
+    }
+
+
 ADMIN = [{"adminToken": []}]
 
 # (method, path) -> operation. Paths use OpenAPI's {name} templates.
@@ -112,14 +155,20 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {"200": {"description": "up", **_json(STATUS_OK)}},
     },
     ("post", "/webhooks/rest/webhook"): {
-        "summary": "Rasa REST channel: one turn, the bot's messages",
-        "requestBody": {"required": True, **_json(CHAT_REQUEST)},
+        "summary": "Rasa REST channel (server-side integrations): one turn, the bot's messages",
+        "security": [{"restChannelToken": []}],
+        "requestBody": {"required": True, **_json(REST_REQUEST)},
         "responses": {
             "200": {
                 "description": "the bot's messages",
                 **_json({"type": "array", "items": BOT_MESSAGE}),
             },
             **_errors(400, 413, 429),
+            "401": {"description": "the channel token is missing or wrong", **_json(ERROR)},
+            "403": {
+                "description": "no channel token is configured and the caller is not local",
+                **_json(ERROR),
+            },
         },
     },
     ("post", "/model/parse"): {
@@ -132,7 +181,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         },
         "responses": {
             "200": {"description": "intent and entities", **_json(PARSE_REPLY)},
-            **_errors(400, 413),
+            **_errors(400, 413, 429),
         },
     },
     ("post", "/api/chat"): {
@@ -144,6 +193,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 **_json(CHAT_REPLY),
             },
             **_errors(400, 413, 429),
+            "403": _access_errors()["403"],
         },
     },
     ("post", "/api/feedback"): {
@@ -158,14 +208,16 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                         "turn_id": {"type": "string"},
                         "rating": {"type": "integer", "enum": [1, -1]},
                         "comment": {"type": "string", "maxLength": 2000},
+                        "token": TOKEN,
                     },
-                    "required": ["sender", "turn_id", "rating"],
+                    "required": ["sender", "turn_id", "rating", "token"],
                 }
             ),
         },
         "responses": {
             "200": {"description": "recorded", **_json(STATUS_OK)},
-            **_errors(400, 404, 413),
+            **_errors(400, 404, 413, 429),
+            **_access_errors(),
         },
     },
     ("get", "/api/store"): {
@@ -183,7 +235,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                         },
                     }
                 ),
-            }
+            },
+            **_errors(429),
         },
     },
     ("get", "/api/sources/{source_id}"): {
@@ -191,21 +244,21 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "parameters": [
             {"name": "source_id", "in": "path", "required": True, "schema": {"type": "string"}}
         ],
-        "responses": {"200": {"description": "id, type, title, text"}, **_errors(404)},
+        "responses": {"200": {"description": "id, type, title, text"}, **_errors(404, 429)},
     },
     ("get", "/api/events"): {
         "summary": "One conversation's log, live (server-sent events, resumable)",
         "parameters": [
             SENDER_QUERY,
-            {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
-            {
-                "name": "Last-Event-ID",
-                "in": "header",
-                "required": False,
-                "schema": {"type": "string"},
-            },
+            TOKEN_QUERY,
+            {"name": "after", "in": "query", "required": False, "schema": EVENT_ID},
+            {"name": "Last-Event-ID", "in": "header", "required": False, "schema": EVENT_ID},
         ],
-        "responses": {"200": {"description": "text/event-stream"}, **_errors(400)},
+        "responses": {
+            "200": {"description": "text/event-stream"},
+            **_errors(400, 429, 503),
+            **_access_errors(),
+        },
     },
     ("options", "/api/{tail}"): {
         "summary": "CORS preflight for the public customer API",
@@ -264,10 +317,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/inbox/events"): {
         "summary": "Every change to any conversation, live (server-sent events)",
         "security": ADMIN,
-        "parameters": [
-            {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}}
-        ],
-        "responses": {"200": {"description": "text/event-stream"}, **_errors(400, 401, 403)},
+        "parameters": [{"name": "after", "in": "query", "required": False, "schema": EVENT_ID}],
+        "responses": {
+            "200": {"description": "text/event-stream"},
+            **_errors(400, 401, 403, 503),
+        },
     },
     ("get", "/"): {"summary": "The demo page", "responses": {"200": {"description": "HTML"}}},
     ("get", "/widget.js"): {
@@ -336,6 +390,9 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
                     "required": ["error"],
                 }
             },
-            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "adminToken": {"type": "http", "scheme": "bearer"},
+                "restChannelToken": {"type": "http", "scheme": "bearer"},
+            },
         },
     }

@@ -138,6 +138,14 @@ def _normalize_name(name: str) -> str:
     return " ".join(str(name).lower().split())
 
 
+def _names_of(customer: Customer) -> set[str]:
+    """The normalised spellings of a customer's full name."""
+    return {
+        _normalize_name(customer.name),
+        _normalize_name(f"{customer.first_name} {customer.last_name}"),
+    }
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -217,29 +225,61 @@ class OrderBook:
     def find_customer(
         self, email: str | None = None, name: str | None = None, zip: str | None = None
     ) -> Customer | None:
-        """The customer with this email (case-insensitive), or this full name and zip code.
+        """The one customer every given detail belongs to, or None.
 
-        The name is compared case- and whitespace-insensitively; the zip code must match
-        exactly. A name without a zip code (or vice versa) never matches: the store policy
-        requires both.
+        The email is compared case-insensitively, the name case- and
+        whitespace-insensitively, the zip code exactly. An email identifies on its own,
+        a name only with a zip code (the store policy requires both); but whatever else
+        is given must agree: an email with someone else's name or zip is no match.
         """
+        return self.match_customer(email=email, name=name, zip=zip)[0]
+
+    def match_customer(
+        self, email: str | None = None, name: str | None = None, zip: str | None = None
+    ) -> tuple[Customer | None, str | None]:
+        """(customer, None) when the details identify one customer, else (None, why).
+
+        ``why`` is ``"conflict"`` when the details point at different customers (an
+        email and a name or zip that belong to someone else), ``"not_found"`` when
+        they match no one, ``"incomplete"`` when they cannot identify anyone (a name
+        without a zip code, or nothing at all).
+        """
+        wanted_email = (email or "").strip().lower()
+        wanted_name = _normalize_name(name) if name else ""
+        wanted_zip = str(zip).strip() if zip else ""
         with self._lock:
-            if email:
-                wanted = email.strip().lower()
-                for customer in self._customers.values():
-                    if customer.email and customer.email.strip().lower() == wanted:
-                        return customer
-            if name and zip:
-                wanted_name = _normalize_name(name)
-                wanted_zip = str(zip).strip()
-                for customer in self._customers.values():
-                    names = {
-                        _normalize_name(customer.name),
-                        _normalize_name(f"{customer.first_name} {customer.last_name}"),
-                    }
-                    if wanted_name in names and customer.zip.strip() == wanted_zip:
-                        return customer
-            return None
+            by_email = None
+            if wanted_email:
+                by_email = next(
+                    (
+                        c
+                        for c in self._customers.values()
+                        if c.email and c.email.strip().lower() == wanted_email
+                    ),
+                    None,
+                )
+            by_name_zip = None
+            if wanted_name and wanted_zip:
+                by_name_zip = next(
+                    (
+                        c
+                        for c in self._customers.values()
+                        if wanted_name in _names_of(c) and c.zip.strip() == wanted_zip
+                    ),
+                    None,
+                )
+        if wanted_email:
+            if by_email is None:
+                # A name + zip of a real customer beside an unknown email is no proof either.
+                return None, "conflict" if by_name_zip is not None else "not_found"
+            if wanted_name and wanted_name not in _names_of(by_email):
+                return None, "conflict"
+            if wanted_zip and by_email.zip.strip() != wanted_zip:
+                return None, "conflict"
+            return by_email, None
+        if not (wanted_name and wanted_zip):
+            return None, "incomplete"
+        return (by_name_zip, None) if by_name_zip is not None else (None, "not_found")
 
     def get_customer(self, customer_id: str) -> Customer | None:
         """The customer with this id, or None."""

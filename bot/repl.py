@@ -102,8 +102,12 @@ def _remote_loop(url: str, debug: bool, lines: Any) -> None:
     import urllib.request
 
     sender = f"cli-{uuid.uuid4().hex[:8]}"
+    token: str | None = None  # the conversation's secret, from its first reply
     for text in lines:
-        body = json.dumps({"sender": sender, "message": text}).encode()
+        payload = {"sender": sender, "message": text}
+        if token:
+            payload["token"] = token
+        body = json.dumps(payload).encode()
         req = urllib.request.Request(
             url.rstrip("/") + "/api/chat", data=body, headers={"Content-Type": "application/json"}
         )
@@ -117,6 +121,7 @@ def _remote_loop(url: str, debug: bool, lines: Any) -> None:
         except urllib.error.URLError as exc:
             print(f"cannot reach {url}: {exc.reason}", file=sys.stderr)
             return
+        token = data.get("token") or token
         _print_messages(data.get("messages", []))
         if debug:
             _print_debug(data)

@@ -4,12 +4,13 @@ What this module adds to the app (``setup_security``), in one place:
 
 - **CORS allowlist.** The widget runs on the merchant's own pages, so the
   public customer API (bot/widget_api.py: ``/api/chat``, ``/api/events``, ...)
-  answers cross-origin requests from the origins in ``config.cors_origins``.
-  ``["*"]`` (the default, so the demo widget works on any page out of the
-  box) lets every origin in; a list of origins (``https://shop.example``)
-  answers only those, echoing the origin with ``Vary: Origin``; an empty list
-  turns cross-origin access off. Requests carry no cookies or credentials
-  (a conversation is keyed by its random sender id), so
+  answers cross-origin requests from the origins in ``config.cors_origins``,
+  echoing the origin with ``Vary: Origin``. The routes that carry a
+  conversation (``PERSONAL_API``: chat, its live events, feedback) answer only
+  origins listed by name; ``"*"`` (the default) opens just the store's public
+  information (``/api/store``, cited passages) to any page. An empty list turns
+  cross-origin access off. Requests carry no cookies (a conversation is the
+  holder of its token, bot/conversation_access.py), so
   ``Access-Control-Allow-Credentials`` is never sent. Admin and inbox routes
   never get CORS headers.
 - **Security headers** on every response: no MIME sniffing, no framing of the
@@ -52,14 +53,25 @@ def normalise_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
-def allowed_origin(config: Config, origin: str | None) -> str | None:
-    """The ``Access-Control-Allow-Origin`` value for ``origin``, or None to refuse it."""
+# Routes that carry a customer's conversation (transcript, verified name, orders):
+# only origins the merchant listed may read them from a browser, never "*".
+PERSONAL_API = ("/api/chat", "/api/events", "/api/feedback")
+
+
+def allowed_origin(config: Config, origin: str | None, personal: bool = False) -> str | None:
+    """The ``Access-Control-Allow-Origin`` value for ``origin``, or None to refuse it.
+
+    ``personal``: the route carries personal data, where ``*`` in the allowlist
+    does not count; the origin must be listed by name.
+    """
     if not origin:
         return None
     allow = [normalise_origin(o) for o in (config.cors_origins or [])]
-    if "*" in allow:
+    if normalise_origin(origin) in allow:
+        return origin
+    if "*" in allow and not personal:
         return "*"
-    return origin if normalise_origin(origin) in allow else None
+    return None
 
 
 def _is_public_api(path: str) -> bool:
@@ -77,7 +89,7 @@ async def _apply_headers(request: web.Request, response: web.StreamResponse) -> 
     origin = request.headers.get("Origin")
     response.headers.pop("Access-Control-Allow-Origin", None)
     if origin and _is_public_api(path):
-        value = allowed_origin(config, origin)
+        value = allowed_origin(config, origin, personal=path in PERSONAL_API)
         if value is not None:
             response.headers["Access-Control-Allow-Origin"] = value
         if value != "*":

@@ -10,14 +10,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections import defaultdict, deque
+import re
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
+from bot.client_ip import client_address, is_loopback_client, parse_trusted_proxies
 from bot.config import Config
+from bot.conversation_access import (
+    AccessDenied,
+    authorize_conversation,
+    check_channel_token,
+    check_conversation_token,
+)
+from bot.limits import JSONLimitError, RateLimiter, loads_limited, retry_after_header
 from bot.live import open_event_stream
 
 log = logging.getLogger("shopbot.server")
@@ -27,18 +36,26 @@ CONFIG_KEY: web.AppKey[Config] = web.AppKey("config", Config)
 METRICS_KEY: web.AppKey[Any] = web.AppKey("metrics", object)
 SENDER_LIMIT_KEY: web.AppKey[Any] = web.AppKey("sender_limiter", object)
 IP_LIMIT_KEY: web.AppKey[Any] = web.AppKey("ip_limiter", object)
+ROUTE_LIMIT_KEY: web.AppKey[Any] = web.AppKey("route_limiter", object)
 
 
 class ApiError(Exception):
     """An error the client caused; becomes ``{"error": {"code", "message"}}``."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers  # e.g. Retry-After on a 429
 
 
-def error_response(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=headers
+    )
 
 
 class Metrics:
@@ -78,26 +95,6 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-class RateLimiter:
-    """Sliding one-minute window per key (sender or client address)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-
-    def allow(self, key: str) -> bool:
-        if self.per_minute <= 0:
-            return True
-        now = time.monotonic()
-        hits = self._hits[key]
-        while hits and now - hits[0] > 60:
-            hits.popleft()
-        if len(hits) >= self.per_minute:
-            return False
-        hits.append(now)
-        return True
-
-
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Client errors as JSON 4xx; anything else is logged and becomes a JSON 500."""
@@ -110,7 +107,7 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     try:
         response = await handler(request)
     except ApiError as exc:
-        response = error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message, exc.headers)
     except web.HTTPRequestEntityTooLarge:
         response = error_response(413, "too_large", "request body is too large")
     except web.HTTPException as exc:
@@ -124,6 +121,48 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     return response
 
 
+# Public routes limited per client address by ``limits_middleware`` (path or path prefix
+# -> bucket). /api/chat and the REST channel are limited in _chat_request instead, per
+# sender and per address, after the body is validated.
+ROUTE_LIMITS = {
+    "/model/parse": "parse",
+    "/api/feedback": "feedback",
+    "/api/events": "events",
+    "/api/sources/": "sources",
+    "/api/store": "store",
+}
+
+
+def _route_bucket(path: str) -> str | None:
+    for prefix, bucket in ROUTE_LIMITS.items():
+        if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+            return bucket
+    return None
+
+
+def rate_limited(seconds: float, what: str = "requests") -> ApiError:
+    """The 429 for a refused request, with ``Retry-After``."""
+    return ApiError(
+        429, "rate_limited", f"too many {what}; please wait a moment", retry_after_header(seconds)
+    )
+
+
+@web.middleware
+async def limits_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Per-client-address rate limits on the public routes in ``ROUTE_LIMITS``.
+
+    Each route has its own bucket of ``10 x rate_limit_per_minute`` requests a
+    minute per address (the per-address chat budget), so a page load's
+    /api/store and sources do not eat into its event-stream reconnects.
+    """
+    bucket = _route_bucket(request.path) if request.method != "OPTIONS" else None
+    if bucket is not None:
+        wait = request.app[ROUTE_LIMIT_KEY].check(f"{bucket}:{client_address(request)}")
+        if wait:
+            raise rate_limited(wait)
+    return await handler(request)
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_length and request.content_length > request.app[CONFIG_KEY].max_body_bytes:
         raise ApiError(413, "too_large", "request body is too large")
@@ -132,7 +171,11 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     except web.HTTPRequestEntityTooLarge as exc:
         raise ApiError(413, "too_large", "request body is too large") from exc
     try:
-        body = json.loads(raw or b"")
+        # Depth-checked before parsing: 5,000 nested brackets would otherwise be a
+        # RecursionError (a 500) here or in the json.dumps below.
+        body = loads_limited(raw or b"", request.app[CONFIG_KEY].max_json_depth)
+    except JSONLimitError as exc:
+        raise ApiError(400, "invalid_json", str(exc)) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", "the request body must be a JSON object") from exc
     if not isinstance(body, dict):
@@ -178,11 +221,21 @@ def _chat_request(request: web.Request, body: dict[str, Any]) -> tuple[str, str,
     if metadata is not None and not isinstance(metadata, dict):
         raise ApiError(400, "invalid_field", "field 'metadata' must be an object")
     limiter: RateLimiter = request.app[SENDER_LIMIT_KEY]
-    if not limiter.allow(f"sender:{sender}") or not request.app[IP_LIMIT_KEY].allow(
-        f"ip:{request.remote}"
-    ):
-        raise ApiError(429, "rate_limited", "too many messages; please wait a moment")
+    # The sender first: a sender over its limit does not use up its address's budget.
+    wait = limiter.check(f"sender:{sender}") or request.app[IP_LIMIT_KEY].check(
+        f"ip:{client_address(request)}"
+    )
+    if wait:
+        raise rate_limited(wait, "messages")
     return sender, message, metadata
+
+
+def _access(check: Any, *args: Any) -> Any:
+    """Run a bot.conversation_access check; its refusal becomes the API error."""
+    try:
+        return check(*args)
+    except AccessDenied as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
 
 
 # -- handlers ---------------------------------------------------------------
@@ -191,7 +244,14 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def rest_webhook(request: web.Request) -> web.Response:
-    """Rasa's REST channel: a list of bot messages."""
+    """Rasa's REST channel: a list of bot messages (server-side integrations only)."""
+    config: Config = request.app[CONFIG_KEY]
+    _access(
+        check_channel_token,
+        config.rest_channel_token,
+        request.headers.get("Authorization"),
+        is_loopback_client(request),
+    )
     sender, message, metadata = _chat_request(request, await _json_body(request))
     reply = await request.app[BOT_KEY].handle(sender, message, metadata)
     request.app[METRICS_KEY].observe_turn(reply)
@@ -209,12 +269,17 @@ async def model_parse(request: web.Request) -> web.Response:
 
 async def chat(request: web.Request) -> web.StreamResponse:
     """One turn as JSON, or streamed as server-sent events when asked."""
-    sender, message, metadata = _chat_request(request, await _json_body(request))
+    body = await _json_body(request)
+    sender, message, metadata = _chat_request(request, body)
     bot = request.app[BOT_KEY]
+    # The conversation is the token holder's: a new one gets its token here.
+    token = await asyncio.to_thread(
+        _access, authorize_conversation, bot.conversations, sender, body.get("token")
+    )
     if "text/event-stream" not in request.headers.get("Accept", ""):
         reply = await bot.handle(sender, message, metadata)
         request.app[METRICS_KEY].observe_turn(reply)
-        return web.json_response(reply.to_api())
+        return web.json_response({**reply.to_api(), "token": token})
 
     response = await open_event_stream(request)
 
@@ -227,7 +292,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
             if event["type"] == "done":
                 reply = event["reply"]
                 request.app[METRICS_KEY].observe_turn(reply)
-                await send("done", reply.to_api())
+                await send("done", {**reply.to_api(), "token": token})
             else:
                 await send(event["type"], {"text": event["text"]})
     except (ConnectionResetError, asyncio.CancelledError):
@@ -251,6 +316,7 @@ async def feedback(request: web.Request) -> web.Response:
     if comment is not None and len(comment) > 2000:
         raise ApiError(413, "too_large", "the comment is over 2,000 characters")
     store = request.app[BOT_KEY].conversations
+    await asyncio.to_thread(_access, check_conversation_token, store, sender, body.get("token"))
     turn = await asyncio.to_thread(store.get_turn, turn_id)
     if turn is None or turn["sender"] != sender:
         raise ApiError(404, "unknown_turn", "no such turn for this sender")
@@ -318,13 +384,16 @@ async def _adapter_watch_ctx(app: web.Application):  # type: ignore[no-untyped-d
 
 def create_app(config: Config, bot: Any = None) -> web.Application:
     """The aiohttp application; loads the bot on start-up unless one is given."""
+    parse_trusted_proxies(config.trusted_proxies)  # a bad entry fails at start, not per request
     app = web.Application(
-        middlewares=[errors_middleware], client_max_size=max(config.max_body_bytes, 1024)
+        middlewares=[errors_middleware, limits_middleware],
+        client_max_size=max(config.max_body_bytes, 1024),
     )
     app[CONFIG_KEY] = config
     app[METRICS_KEY] = Metrics()
     app[SENDER_LIMIT_KEY] = RateLimiter(config.rate_limit_per_minute)
     app[IP_LIMIT_KEY] = RateLimiter(config.rate_limit_per_minute * 10)
+    app[ROUTE_LIMIT_KEY] = RateLimiter(config.rate_limit_per_minute * 10)
 
     async def bot_ctx(app: web.Application):  # type: ignore[no-untyped-def]
         from bot.loader import load_bot
@@ -377,4 +446,33 @@ def serve(config: Config) -> None:
 
     app.on_cleanup.append(close_log)
     print(f"shopbot: serving {bot.settings.name} on http://{config.host}:{config.port}", flush=True)
-    web.run_app(app, host=config.host, port=config.port, print=None)
+    web.run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        print=None,
+        access_log_class=RedactingAccessLogger,
+    )
+
+
+_SECRET_PARAM = re.compile(r"((?:^|[?&])(?:token|admin_token)=)[^&#]*", re.I)
+
+
+def redact_secrets(path_qs: str) -> str:
+    """``/api/events?sender=a&token=s3cret`` -> ``...&token=***`` (for logs)."""
+    return _SECRET_PARAM.sub(r"\1***", path_qs)
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """The access log without the conversation and admin tokens that URLs carry
+    (EventSource can only send them in the query string)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s" %s %.3fs',
+            request.remote,
+            request.method,
+            redact_secrets(request.path_qs),
+            response.status,
+            time,
+        )

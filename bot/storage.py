@@ -10,7 +10,10 @@ by numbered migrations (``bot/migrations.py``), applied when a store opens.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -142,6 +145,40 @@ class ConversationStore:
             )
             self.db.notify(tx, turn.sender)
         self._notify(turn.sender)
+
+    # -- conversation tokens (who may continue a conversation) -------------
+    def claim_conversation(self, sender: str) -> str | None:
+        """A new conversation's secret token, or None when ``sender`` already has one.
+
+        A sender id is a name, not a credential: whoever starts a conversation gets
+        an unguessable token, and only its hash is stored. A sender that already
+        has a conversation (a token, logged turns or saved state, including ones
+        made before tokens existed or by the REST channel) is never handed a new
+        token, so nobody can take over someone else's conversation by naming it.
+        Atomic across server processes: of two first messages at once, one wins.
+        """
+        token = secrets.token_urlsafe(32)
+        with self.db.transaction() as tx:
+            if tx.fetchone("SELECT 1 FROM conversations WHERE sender = ?", (sender,)) or (
+                tx.fetchone("SELECT 1 FROM turns WHERE sender = ? LIMIT 1", (sender,))
+            ):
+                return None
+            inserted = tx.run(
+                """INSERT INTO conversation_tokens (sender, token_hash, created_at)
+                   VALUES (?, ?, ?) ON CONFLICT(sender) DO NOTHING""",
+                (sender, _token_hash(token), time.time()),
+            )
+        return token if inserted else None
+
+    def check_conversation_token(self, sender: str, token: str) -> bool:
+        """Whether ``token`` is the secret of ``sender``'s conversation (constant time)."""
+        row = self.db.fetchone(
+            "SELECT token_hash FROM conversation_tokens WHERE sender = ?", (sender,)
+        )
+        if row is None:
+            hmac.compare_digest(_token_hash(token), _token_hash(""))  # same work either way
+            return False
+        return hmac.compare_digest(str(row[0]), _token_hash(token))
 
     def lock_conversation(self, sender: str, timeout: float = LOCK_TIMEOUT_SECONDS) -> bool:
         """Take ``sender``'s conversation for one turn: load, decide, save, then unlock.
@@ -444,9 +481,69 @@ class ConversationStore:
             self.db.notify(tx, sender)
         self._notify(sender)
 
+    # -- failed identity checks (attempt limits; the merchant's review) -------
+    def record_verification_failure(
+        self, sender: str, reason: str, email_key: str = "", name_key: str = ""
+    ) -> None:
+        """Log one failed identity check of ``sender``'s conversation.
+
+        ``email_key`` / ``name_key``: opaque keys of the email and the name that were
+        tried (see :func:`identity_key`), so attempts on one customer can be counted
+        across conversations without storing the details themselves.
+        """
+        self.db.run(
+            "INSERT INTO verification_failures (sender, email_key, name_key, reason, ts) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (sender, email_key, name_key, reason[:200], time.time()),
+        )
+
+    def verification_failures(
+        self, since: float, sender: str | None = None, keys: tuple[str, ...] = ()
+    ) -> int:
+        """Failed identity checks since ``since``: of one conversation, or on any of ``keys``."""
+        if sender is not None:
+            row = self.db.fetchone(
+                "SELECT COUNT(*) FROM verification_failures WHERE sender = ? AND ts >= ?",
+                (sender, since),
+            )
+            return int(row[0]) if row else 0
+        keys = tuple(k for k in keys if k)
+        if not keys:
+            return 0
+        marks = ", ".join("?" for _ in keys)
+        row = self.db.fetchone(
+            "SELECT COUNT(*) FROM verification_failures WHERE ts >= ? "
+            f"AND (email_key IN ({marks}) OR name_key IN ({marks}))",
+            (since, *keys, *keys),
+        )
+        return int(row[0]) if row else 0
+
+    def recent_verification_failures(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest failed identity checks, newest first (for the merchant)."""
+        rows = self.db.fetch(
+            "SELECT sender, reason, ts FROM verification_failures ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [{"sender": r[0], "reason": r[1], "ts": r[2]} for r in rows]
+
     def close(self) -> None:
         """Close the database (SQLite: checkpoint the WAL); safe to call twice."""
         self.db.close()
+
+
+def identity_key(kind: str, value: str | None) -> str:
+    """An opaque, stable key for an email or a full name tried at verification ('' if none).
+
+    Case and spacing do not matter, so "Emma  SMITH" and "emma smith" are one target.
+    """
+    if not value:
+        return ""
+    norm = " ".join(str(value).lower().split())
+    return hashlib.sha256(f"shopbot-identity:{kind}:{norm}".encode()).hexdigest()[:32]
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _float(value: Any) -> float | None:

@@ -1,10 +1,10 @@
 """What the embeddable widget needs beyond ``/api/chat``: cited passages and cross-origin access.
 
 The widget runs on the merchant's own pages, usually another origin than the
-shopbot server, so the public customer API answers CORS requests from any
-origin. It carries no cookies or credentials (a conversation is keyed by its
-random sender id), so ``*`` grants nothing a plain HTTP client could not do.
-The admin and inbox routes are not part of it and get no CORS headers.
+shopbot server, so the public customer API answers CORS requests from the
+origins the merchant allows (bot/security.py decides which, per route: the
+routes carrying a conversation only for origins listed by name). The admin and
+inbox routes are not part of it and get no CORS headers.
 """
 
 from __future__ import annotations
@@ -46,13 +46,7 @@ async def preflight(request: web.Request) -> web.Response:
     )
 
 
-async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
-    if request.headers.get("Origin") and _public(request.path):
-        response.headers["Access-Control-Allow-Origin"] = "*"
-
-
 def setup_widget_api(app: web.Application) -> None:
     """Mount ``/api/sources/<id>`` and CORS for the public customer API."""
     app.router.add_get("/api/sources/{source_id:.+}", source_passage)
     app.router.add_route("OPTIONS", "/api/{tail:.*}", preflight)
-    app.on_response_prepare.append(_cors_headers)

@@ -132,6 +132,8 @@ class StoreSettings:
     language: str = "en"
     greeting: str = ""
     handoff_text: str = ""
+    # How to reach the store when no one can answer in the chat (no agent inbox).
+    contact_text: str = ""
     raw: dict = field(default_factory=dict)  # the whole toml, for other modules' keys
 
 
@@ -308,7 +310,7 @@ def _load_settings(path: Path, default_name: str) -> StoreSettings:
     # Keys may sit at the top level or in a [store] table.
     table = {**raw.get("store", {}), **raw} if isinstance(raw.get("store"), dict) else raw
     values: dict[str, str] = {}
-    for key in ("name", "currency", "language", "greeting", "handoff_text"):
+    for key in ("name", "currency", "language", "greeting", "handoff_text", "contact_text"):
         if key not in table:
             continue
         value = table[key]
@@ -326,9 +328,24 @@ def _load_settings(path: Path, default_name: str) -> StoreSettings:
         language=values.get("language") or "en",
         greeting=values.get("greeting", ""),
         handoff_text=values.get("handoff_text", ""),
+        # "contact" is accepted as a shorter spelling of the same key.
+        contact_text=values.get("contact_text") or _contact(table),
         raw=raw,
     )
     return settings
+
+
+def _contact(table: dict) -> str:
+    """The optional ``contact`` key (a string), checked like the other settings."""
+    value = table.get("contact", "")
+    if not isinstance(value, str):
+        raise StoreError(
+            "store.toml",
+            f"field 'contact' must be a string, got {_show(value)}",
+            field="contact",
+            hint='Write it in quotes: contact = "..."',
+        )
+    return value.strip()
 
 
 def _fill_setting_defaults(settings: StoreSettings) -> None:
@@ -336,6 +353,10 @@ def _fill_setting_defaults(settings: StoreSettings) -> None:
         settings.greeting = (
             f"Hi! I'm the {settings.name} assistant. Ask me about products, "
             "orders, shipping or returns."
+        )
+    if not settings.contact_text:
+        settings.contact_text = (
+            f"Please contact {settings.name} directly through the contact details on our website."
         )
     if not settings.handoff_text:
         settings.handoff_text = "I'm passing this to a member of our team; they will get back to you as soon as they can."

@@ -279,6 +279,7 @@ class Client:
 
     def __init__(self, port: int, timeout: float) -> None:
         self.port, self.timeout = port, timeout
+        self.tokens: dict[str, str] = {}  # sender -> its conversation's token
 
     def _conn(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
@@ -295,9 +296,16 @@ class Client:
             raise RuntimeError(f"/health answered {resp.status}: {body[:200]!r}")
         return ms
 
+    def _payload(self, sender: str, message: str) -> str:
+        """The request body, with the conversation's token once its first reply gave one."""
+        body = {"sender": sender, "message": message}
+        if sender in self.tokens:
+            body["token"] = self.tokens[sender]
+        return json.dumps(body)
+
     def chat(self, sender: str, message: str) -> tuple[float, dict[str, Any]]:
         conn = self._conn()
-        payload = json.dumps({"sender": sender, "message": message})
+        payload = self._payload(sender, message)
         t0 = time.perf_counter()
         conn.request("POST", "/api/chat", payload, {"Content-Type": "application/json"})
         resp = conn.getresponse()
@@ -306,12 +314,15 @@ class Client:
         conn.close()
         if resp.status != 200:
             raise RuntimeError(f"/api/chat answered {resp.status}: {body[:300]!r}")
-        return ms, json.loads(body)
+        data = json.loads(body)
+        if data.get("token"):
+            self.tokens[sender] = data["token"]
+        return ms, data
 
     def chat_stream(self, sender: str, message: str) -> dict[str, Any]:
         """One turn over SSE: ms to the first ``token`` / any text event, and to ``done``."""
         conn = self._conn()
-        payload = json.dumps({"sender": sender, "message": message})
+        payload = self._payload(sender, message)
         t0 = time.perf_counter()
         conn.request(
             "POST",
@@ -346,6 +357,8 @@ class Client:
         conn.close()
         if done is None:
             raise RuntimeError("the stream ended without a 'done' event")
+        if done.get("token"):
+            self.tokens[sender] = done["token"]
         return {
             "first_token_ms": first_token,
             "first_text_ms": first_text,

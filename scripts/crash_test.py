@@ -62,6 +62,7 @@ class Customer:
     order_id: str
     acked: list[tuple[str, str]] = field(default_factory=list)  # (turn_id, text)
     verified_acked: bool = False
+    token: str | None = None  # the conversation's secret, from its first acknowledged reply
 
 
 async def _say(
@@ -69,16 +70,24 @@ async def _say(
 ) -> dict[str, Any] | None:
     """One turn; the reply when acknowledged (HTTP 200), None when the server died."""
     try:
+        body_out: dict[str, Any] = {"sender": c.sender, "message": text}
+        if c.token:
+            body_out["token"] = c.token
         async with session.post(
-            url + "/api/chat",
-            json={"sender": c.sender, "message": text},
-            timeout=aiohttp.ClientTimeout(total=60),
+            url + "/api/chat", json=body_out, timeout=aiohttp.ClientTimeout(total=60)
         ) as resp:
+            if resp.status == 403 and c.token is None and not c.acked:
+                # The first turn was logged but its reply (and token) died with the
+                # server: nothing of this conversation was acknowledged, so the
+                # customer starts a new one, as the widget does.
+                c.sender = f"{c.sender}-r"
+                return None
             if resp.status != 200:
                 raise RuntimeError(f"HTTP {resp.status} for {text!r}: {await resp.text()}")
             body = await resp.json()
     except (aiohttp.ClientError, TimeoutError, ConnectionError):
         return None  # in flight when the server was killed: not acknowledged
+    c.token = body.get("token") or c.token
     c.acked.append((body["turn_id"], text))
     return body
 

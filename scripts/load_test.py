@@ -121,6 +121,7 @@ async def conversation(
 ) -> None:
     """One customer's scripted visit, repeated until the deadline."""
     sender = f"load-{n}-{rng.randrange(10**9)}"
+    token: str | None = None  # the conversation's secret, from its first reply
     await asyncio.sleep(rng.uniform(0, think[1]))  # customers arrive spread out
     while time.monotonic() < deadline:
         script = [
@@ -138,16 +139,18 @@ async def conversation(
                 return
             started = time.perf_counter()
             try:
+                payload = {"sender": sender, "message": text}
+                if token:
+                    payload["token"] = token
                 async with session.post(
-                    url + "/api/chat",
-                    json={"sender": sender, "message": text},
-                    timeout=aiohttp.ClientTimeout(total=timeout),
+                    url + "/api/chat", json=payload, timeout=aiohttp.ClientTimeout(total=timeout)
                 ) as resp:
                     body = await resp.json(content_type=None)
                     ms = (time.perf_counter() - started) * 1000
                     if resp.status != 200:
                         rec.errors.append(f"{resp.status} on {text!r}: {str(body)[:200]}")
                     else:
+                        token = body.get("token") or token
                         rec.turn(body.get("action"), ms)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 rec.errors.append(f"{type(exc).__name__} on {text!r}")

@@ -173,18 +173,21 @@ async def run_traffic(args: argparse.Namespace) -> dict[str, Any]:
     latencies: dict[bool, list[float]] = {True: [], False: []}
     sem = asyncio.Semaphore(args.concurrency)
     turn_days: dict[str, int] = {}
+    tokens: dict[str, str] = {}  # returning customers' conversation tokens, as the widget keeps
 
     async def talk(session: aiohttp.ClientSession, item: tuple, insights_on: bool) -> None:
         sender, _, day, msgs = item
         async with sem:
             for text in msgs:
                 started = time.perf_counter()
-                async with session.post(
-                    f"{url}/api/chat", json={"sender": sender, "message": text}
-                ) as resp:
+                payload = {"sender": sender, "message": text}
+                if sender in tokens:
+                    payload["token"] = tokens[sender]
+                async with session.post(f"{url}/api/chat", json=payload) as resp:
                     body = await resp.json()
                     if resp.status != 200:
                         raise RuntimeError(f"server said {resp.status}: {body}")
+                tokens[sender] = body.get("token") or tokens.get(sender, "")
                 latencies[insights_on].append((time.perf_counter() - started) * 1000)
                 turn_days[body["turn_id"]] = day
 

@@ -416,7 +416,8 @@ async def test_submit_return_asks_yes_then_requests_the_return(chat: Chat, book:
     assert "Please confirm this return of order #W7736708" in chat.text
     assert "Headphones" in chat.text
     assert "Refund: $377.97 to your Mastercard ending 2130." in chat.text  # the original method
-    assert result["responses"][0]["buttons"][0]["payload"] == "yes"
+    # The question's own payload, so no other question's "yes" button can answer it.
+    assert result["responses"][0]["buttons"][0]["payload"] == "/confirm_return"
     assert book.get("#W7736708").status == "delivered"
 
     await chat.run("action_submit_return", "yes", confirmed=True)

@@ -7,6 +7,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import replace
 from bot.server import create_app
+from tests.conversation import chat_body, remember
 
 pytestmark = pytest.mark.slow
 TOKEN = "s3cret-admin-token"
@@ -66,8 +67,9 @@ async def test_pages_show_real_conversations(client: TestClient) -> None:
         ("admin-c", "how much are the running shoes?"),
         ("admin-c", "my email is carol@example.com, call 555-123-4567"),
     ]:
-        resp = await client.post("/api/chat", json={"sender": sender, "message": text})
+        resp = await client.post("/api/chat", json=chat_body(sender, text))
         assert resp.status == 200
+        remember(sender, await resp.json())
     for page in PAGES:
         resp = await client.get(page, headers=auth)
         assert resp.status == 200, page
@@ -85,3 +87,16 @@ async def test_pages_show_real_conversations(client: TestClient) -> None:
     assert resp.status == 404
     resp = await client.get("/admin/gaps?from=yesterday", headers=auth)
     assert resp.status == 400
+
+
+async def test_failed_identity_checks_are_shown_to_the_merchant(client: TestClient) -> None:
+    import uuid
+
+    sender = f"admin-guess-{uuid.uuid4().hex[:8]}"
+    for text in ("where is my order?", "my email is nobody-here@example.com"):
+        resp = await client.post("/api/chat", json=chat_body(sender, text))
+        assert resp.status == 200
+        remember(sender, await resp.json())
+    page = await client.get("/admin", headers={"Authorization": f"Bearer {TOKEN}"})
+    text = await page.text()
+    assert "Failed identity checks" in text and sender in text

@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.config import replace
 from bot.server import create_app
 from tests.conftest import require_system
+from tests.conversation import chat_body, remember
 
 pytestmark = pytest.mark.slow
 TOKEN = "browser-admin-token"
@@ -61,10 +62,9 @@ async def test_admin_pages_in_a_real_browser(server_url: str, browser: Any) -> N
             ("browser-c", "how much are the running shoes?"),
             ("browser-c", "this is the worst shop ever, I hate it"),
         ]:
-            async with http.post(
-                f"{server_url}/api/chat", json={"sender": sender, "message": text}
-            ) as resp:
+            async with http.post(f"{server_url}/api/chat", json=chat_body(sender, text)) as resp:
                 assert resp.status == 200
+                remember(sender, await resp.json())
 
     context = await browser.new_context()
     page = await context.new_page()

@@ -121,7 +121,18 @@ async def site(demo_config, demo_bot) -> AsyncIterator[Site]:
     require_system("chromium", shutil.which("chromium") is not None)
     from playwright.async_api import async_playwright
 
-    app = create_app(replace(demo_config, admin_token=TOKEN), bot=demo_bot)
+    shop = web.Application()
+    bot_urls: list[str] = []
+
+    async def shop_page(request: web.Request) -> web.Response:
+        return merchant_page(bot_urls[0], request)
+
+    shop.router.add_get("/", shop_page)
+    shop_runner, shop_url = await start(shop)
+    # The shop's origin is listed by name, as a merchant embedding the widget does: the
+    # routes that carry a conversation never answer a wildcard.
+    config = replace(demo_config, admin_token=TOKEN, cors_origins=[shop_url])
+    app = create_app(config, bot=demo_bot)
     streams: list[web.Request] = []
 
     async def track_streams(request: web.Request, response: web.StreamResponse) -> None:
@@ -130,13 +141,7 @@ async def site(demo_config, demo_bot) -> AsyncIterator[Site]:
 
     app.on_response_prepare.append(track_streams)
     bot_runner, bot_url = await start(app)
-    shop = web.Application()
-
-    async def shop_page(request: web.Request) -> web.Response:
-        return merchant_page(bot_url, request)
-
-    shop.router.add_get("/", shop_page)
-    shop_runner, shop_url = await start(shop)
+    bot_urls.append(bot_url)
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(

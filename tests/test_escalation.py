@@ -10,6 +10,7 @@ from bot.admin import INSIGHTS_KEY
 from bot.config import replace
 from bot.escalation import offer_stats
 from bot.server import create_app
+from tests.conversation import chat_body, remember
 
 TOKEN = "escalation-admin-token"
 
@@ -34,7 +35,10 @@ async def test_a_sharply_negative_turn_gets_an_offer_and_yes_hands_off(demo_bot:
     assert _offer(angry) == {"type": "handoff_offer", "reason": "negative_turn"}
     assert not angry.handoff
     accepted = await demo_bot.handle("esc-neg", "yes")
-    assert accepted.handoff and accepted.action == "action_handoff"
+    # Without an agent inbox (no admin token) the handoff gives the store's contact
+    # details and does not leave the customer waiting (tests/test_consent.py).
+    assert accepted.action == "action_handoff"
+    assert accepted.handoff is demo_bot.has_agent_inbox()
 
 
 async def test_two_failed_answers_in_a_row_get_an_offer_once(demo_bot: Any) -> None:
@@ -64,8 +68,9 @@ async def test_overview_shows_offer_rate_and_outcomes(demo_config: Any, demo_bot
             ("esc-page-b", "your website is horrible and I hate this awful shop"),
             ("esc-page-b", "no"),
         ]:
-            resp = await client.post("/api/chat", json={"sender": sender, "message": text})
+            resp = await client.post("/api/chat", json=chat_body(sender, text))
             assert resp.status == 200
+            remember(sender, await resp.json())
         stats = offer_stats(app[INSIGHTS_KEY].store.query)
         page = await client.get("/admin", headers={"Authorization": f"Bearer {TOKEN}"})
         text = await page.text()

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import replace
 from bot.server import BOT_KEY, create_app
+from tests.conversation import chat, token_for
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +39,7 @@ def new_sender() -> str:
 
 
 async def say(client: TestClient, sender: str, text: str) -> dict[str, Any]:
-    resp = await client.post("/api/chat", json={"sender": sender, "message": text})
-    assert resp.status == 200, await resp.text()
-    return await resp.json()
+    return await chat(client, sender, text)
 
 
 async def admin(client: TestClient, path: str, body: dict | None = None, status: int = 200) -> Any:
@@ -169,7 +168,7 @@ async def test_agent_reply_is_logged_as_agent_and_streamed_to_the_customer(
 ):
     sender = await handed_off(client, demo_store)
     await admin(client, "/api/inbox/claim", {"sender": sender, "agent": "Alex"})
-    stream = await client.get(f"/api/events?sender={sender}")
+    stream = await client.get(f"/api/events?sender={sender}&token={token_for(sender)}")
     assert stream.headers["Content-Type"].startswith("text/event-stream")
     history = await read_events(stream, 3)  # verify, handoff, "Alex joined"
     assert [e["data"]["author"] for e in history] == ["bot", "bot", "system"]
@@ -203,14 +202,15 @@ async def test_agent_reply_is_logged_as_agent_and_streamed_to_the_customer(
 async def test_resuming_with_last_event_id_loses_and_repeats_nothing(client, demo_store):
     sender = await handed_off(client, demo_store, verified=False)
     await admin(client, "/api/inbox/claim", {"sender": sender, "agent": "Alex"})
-    first = await client.get(f"/api/events?sender={sender}")
+    first = await client.get(f"/api/events?sender={sender}&token={token_for(sender)}")
     seen = await read_events(first, 2)  # the handoff turn, the joined notice
     first.close()  # the connection drops
 
     for text in ("one", "two"):
         await admin(client, "/api/inbox/reply", {"sender": sender, "agent": "Alex", "text": text})
     resumed = await client.get(
-        f"/api/events?sender={sender}", headers={"Last-Event-ID": str(seen[-1]["id"])}
+        f"/api/events?sender={sender}&token={token_for(sender)}",
+        headers={"Last-Event-ID": str(seen[-1]["id"])},
     )
     missed = await read_events(resumed, 2)
     assert [e["data"]["messages"][0]["text"] for e in missed] == ["one", "two"]
@@ -223,13 +223,13 @@ async def test_resuming_with_last_event_id_loses_and_repeats_nothing(client, dem
 
     # ?after= (a reloaded page) works the same; the larger of the two cursors wins.
     again = await client.get(
-        f"/api/events?sender={sender}&after={missed[0]['id']}",
+        f"/api/events?sender={sender}&token={token_for(sender)}&after={missed[0]['id']}",
         headers={"Last-Event-ID": str(missed[1]["id"])},
     )
     (only,) = await read_events(again, 1)
     assert only["id"] == after["id"]
     again.close()
-    bad = await client.get(f"/api/events?sender={sender}&after=abc")
+    bad = await client.get(f"/api/events?sender={sender}&token={token_for(sender)}&after=abc")
     assert bad.status == 400
 
 
@@ -266,7 +266,7 @@ async def test_injection_in_customer_and_agent_text_is_kept_as_text(client, demo
     detail = await admin(client, f"/api/inbox/conversation?sender={sender}")
     assert detail["transcript"][-2]["user"] == INJECTION
     assert detail["transcript"][-1]["messages"][0]["text"] == INJECTION
-    stream = await client.get(f"/api/events?sender={sender}")
+    stream = await client.get(f"/api/events?sender={sender}&token={token_for(sender)}")
     events = await read_events(stream, 4)
     assert events[-1]["data"]["messages"][0] == {
         "recipient_id": sender,
@@ -316,7 +316,9 @@ async def test_cited_sources_can_be_opened_and_the_widget_api_allows_other_origi
     pre = await client.options(
         "/api/chat", headers={**origin, "Access-Control-Request-Method": "POST"}
     )
-    assert pre.status == 204 and pre.headers["Access-Control-Allow-Origin"] == "*"
+    # "*" (the default) opens the store's public information to any page, never the
+    # routes that carry a conversation: those need the shop's origin listed by name.
+    assert pre.status == 204 and "Access-Control-Allow-Origin" not in pre.headers
     store = await client.get("/api/store", headers=origin)
     assert store.headers["Access-Control-Allow-Origin"] == "*"
     inbox = await client.get("/api/inbox/handoffs", headers={**origin, **AUTH})

@@ -27,6 +27,7 @@ import pytest
 
 from bot.storage import ConversationStore
 from tests.conftest import new_postgres_database
+from tests.conversation import chat_body, remember, token_for
 
 TOKEN = "scale-out-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -108,16 +109,17 @@ def _wait_healthy(urls: list[str], procs: list[subprocess.Popen], logs: Path) ->
 
 
 async def _say(http: aiohttp.ClientSession, base: str, sender: str, text: str) -> str:
-    async with http.post(f"{base}/api/chat", json={"sender": sender, "message": text}) as resp:
+    async with http.post(f"{base}/api/chat", json=chat_body(sender, text)) as resp:
         assert resp.status == 200, await resp.text()
         data = await resp.json()
+    remember(sender, data)
     return "\n".join(m.get("text", "") for m in data["messages"])
 
 
 async def _events(http: aiohttp.ClientSession, base: str, sender: str) -> list[dict]:
     """The conversation's logged events so far, from one server's live stream."""
     events: list[dict] = []
-    async with http.get(f"{base}/api/events?sender={sender}") as resp:
+    async with http.get(f"{base}/api/events?sender={sender}&token={token_for(sender)}") as resp:
         frame: dict[str, str] = {}
         async for raw in resp.content:
             line = raw.decode().rstrip("\n")
@@ -168,7 +170,7 @@ def test_a_conversation_alternating_between_two_servers_keeps_slots_and_history(
             # A live stream held on A hears the turn B takes.
             # After everything so far: only new turns come (ids are shared by both servers).
             last = (await _events(http, b, sender))[-1]["id"]
-            events = f"{a}/api/events?sender={sender}&after={last}"
+            events = f"{a}/api/events?sender={sender}&token={token_for(sender)}&after={last}"
             async with http.get(events, timeout=aiohttp.ClientTimeout(total=30)) as live:
                 assert live.status == 200
                 await live.content.readline()  # "retry:" frame: the stream is open

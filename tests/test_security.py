@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import replace
 from bot.server import create_app
+from tests.conversation import chat_body, remember
 
 SHOP = "https://shop.example"
 EVIL = "https://evil.example"
@@ -147,10 +148,11 @@ async def test_rate_limits_per_sender_and_per_address(demo_config, demo_bot):
     c = await _client(replace(demo_config, rate_limit_per_minute=3), demo_bot)
     try:
         one = sender()
-        codes = [
-            (await c.post("/api/chat", json={"sender": one, "message": "hi"})).status
-            for _ in range(4)
-        ]
+        codes = []
+        for _ in range(4):
+            resp = await c.post("/api/chat", json=chat_body(one, "hi"))
+            codes.append(resp.status)
+            remember(one, await resp.json())
         assert codes == [200, 200, 200, 429]
         # The per-address limit (10x the per-sender one) stops many fresh senders.
         codes = [

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.server import create_app
 from tests.conftest import copy_demo_store
+from tests.conversation import chat
 
 pytestmark = pytest.mark.slow
 
@@ -48,9 +49,7 @@ async def client(demo_config, demo_bot):
 
 
 async def say(client: TestClient, sender: str, text: str) -> dict:
-    resp = await client.post("/api/chat", json={"sender": sender, "message": text})
-    assert resp.status == 200, await resp.text()
-    return await resp.json()
+    return await chat(client, sender, text)
 
 
 def reply_text(data: dict) -> str:
@@ -145,7 +144,8 @@ async def test_out_of_scope_is_not_answered_with_invented_facts(client):
     assert "can't help" in text or "not sure" in text
     assert any(b["payload"] for m in data["messages"] for b in m.get("buttons", []))
     data = await say(client, "oos-1", "yes")
-    assert data["handoff"] is True
+    # No admin token here, so no agent inbox: the store's contact details, no waiting.
+    assert data["action"] == "action_handoff" and data["handoff"] is False
 
 
 async def test_ambiguous_question_gets_a_clarifying_question_with_candidate_buttons(client):
@@ -176,10 +176,13 @@ async def test_off_topic_wording_of_a_store_question_is_clarified_not_refused(cl
 
 
 async def test_handoff_on_request(client):
+    # No admin token, so no agent inbox: nobody would reply, so none is promised and
+    # the assistant keeps answering (with an inbox: tests/test_inbox.py).
     data = await say(client, "human-1", "I want to talk to a real person")
-    assert data["handoff"] is True and data["action"] == "action_handoff"
+    assert data["handoff"] is False and data["action"] == "action_handoff"
+    assert "reply here" not in reply_text(data)
     data = await say(client, "human-1", "hello?")
-    assert data["handoff"] is True
+    assert data["handoff"] is False and data["action"] != "handoff_waiting"
 
 
 async def test_streaming_reply_over_server_sent_events(client):
@@ -203,7 +206,8 @@ async def test_turns_are_logged_and_feedback_stored(client, demo_bot):
     assert rows[-1]["turn_id"] == data["turn_id"]
     assert rows[-1]["intent"] == data["intent"] and rows[-1]["reply_text"]
     resp = await client.post(
-        "/api/feedback", json={"sender": "log-1", "turn_id": data["turn_id"], "rating": 1}
+        "/api/feedback",
+        json={"sender": "log-1", "turn_id": data["turn_id"], "rating": 1, "token": data["token"]},
     )
     assert resp.status == 200
     assert demo_bot.conversations.feedback(data["turn_id"])[0]["rating"] == 1

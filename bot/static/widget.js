@@ -8,9 +8,11 @@
  *
  * Talks only to the server it was loaded from (no other network requests):
  *   POST /api/chat (Accept: text/event-stream) streams a reply token by token;
- *   GET /api/events?sender=..&after=.. is the live, resumable log of the conversation
+ *   GET /api/events?sender=..&token=..&after=.. is the live, resumable log of the conversation
  *   (agent replies, notices, turns from other tabs); events carry ids and every turn a
  *   turn_id, so after a dropped connection or a reload nothing is lost or shown twice.
+ * The sender id is only a name: the conversation's first reply carries a secret token, kept
+ * here beside the id and sent with every message, event stream and rating of the conversation.
  * Lives in a shadow root, so the host page's CSS and ours cannot clash.
  * Every piece of customer, bot or agent text is inserted with textContent, never as HTML.
  */
@@ -222,7 +224,7 @@
       var b = el("button", "rate"); b.type = "button"; b.setAttribute("aria-label", f[2]); b.appendChild(icon("thumb", 15, f[0]));
       b.setAttribute("aria-pressed", String(entry.rating === f[1]));
       b.addEventListener("click", function () {
-        fetch(base + "/api/feedback", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sender: state.sender, turn_id: entry.turn_id, rating: f[1] }) })
+        fetch(base + "/api/feedback", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ sender: state.sender, token: state.token, turn_id: entry.turn_id, rating: f[1] }) })
           .then(function (r) {
             if (!r.ok) return;
             entry.rating = f[1]; save();
@@ -280,8 +282,10 @@
   }
   function connect() {
     if (source) source.close();
+    if (!state.token) { source = null; return; }  // no conversation yet: nothing to follow
     // ?after= on first connect; EventSource itself resends Last-Event-ID on reconnects.
-    source = new EventSource(base + "/api/events?sender=" + encodeURIComponent(state.sender) + "&after=" + state.lastEventId);
+    source = new EventSource(base + "/api/events?sender=" + encodeURIComponent(state.sender) +
+      "&token=" + encodeURIComponent(state.token) + "&after=" + state.lastEventId);
     source.addEventListener("turn", onTurn);
     source.addEventListener("synced", function () {
       // data-connection on the panel: "live" once caught up, "reconnecting" while the stream is down.
@@ -304,7 +308,7 @@
   }
 
   // -- sending ------------------------------------------------------------------
-  function ask(text, shown) {
+  function ask(text, shown, retried) {
     if (busy || !text.trim()) return;
     busy = true; statusEl.textContent = "";
     var userBubble = el("div", "msg user", shown || text); userBubble.style.background = opts.color; userBubble.style.color = opts.textColor;
@@ -317,8 +321,16 @@
       // The connection dropped: the event stream tells us whether the turn was logged.
       pendingCheck = { text: text, arrived: false }; connect();
     }
-    fetch(base + "/api/chat", { method: "POST", headers: { "Content-Type": "application/json", "Accept": "text/event-stream" }, body: JSON.stringify({ sender: state.sender, message: text }) })
+    fetch(base + "/api/chat", { method: "POST", headers: { "Content-Type": "application/json", "Accept": "text/event-stream" }, body: JSON.stringify({ sender: state.sender, message: text, token: state.token || undefined }) })
       .then(function (resp) {
+        if ((resp.status === 401 || resp.status === 403) && !retried) {
+          // The server no longer knows this conversation's token (its log was deleted, or the
+          // token was lost): start a new conversation and send the message there.
+          finished = true; userBubble.remove(); if (source) { source.close(); source = null; }
+          state = { sender: newSender(), log: [], lastEventId: 0, open: true }; save(); renderAll();
+          setTimeout(function () { ask(text, shown, true); }, 0);
+          return;
+        }
         if (!resp.ok) {
           return resp.json().catch(function () { return {}; }).then(function (e) { fail(e.error ? e.error.message : T.error, false); finished = true; });
         }
@@ -335,6 +347,7 @@
           else if (ev === "replace") { if (!live) live = add(el("div", "msg bot", "")); live.textContent = d.text; }
           else if (ev === "done") {
             finished = true;
+            if (d.token && d.token !== state.token) { state.token = d.token; save(); }
             if (live) live.remove();
             userBubble.remove();
             record({ turn_id: d.turn_id, author: "bot", user: shown || text, messages: d.messages, sources: d.sources, action: d.action, handoff: d.handoff });
