@@ -655,6 +655,46 @@ async def test_finding_5_leaked_instructions_are_never_streamed(demo_bot, monkey
     assert not _withdrawn(events), events
 
 
+def _sse_events(body: str) -> list[dict]:
+    """``event: NAME / data: JSON`` frames of a server-sent-events body, in order."""
+    events = []
+    for block in body.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if ": " in line and line[0] != ":"
+        )
+        if "event" in fields and "data" in fields:
+            events.append({"type": fields["event"], **json.loads(fields["data"])})
+    return events
+
+
+@pytest.mark.parametrize(("question", "reply", "forbidden"), [
+    (FINDING_4, PHISHING_REPLY, "harborpine-refunds"),
+    (FINDING_5, LEAK_REPLY, "customer-service assistant"),
+])  # fmt: skip
+async def test_findings_4_and_5_over_the_real_servers_event_stream(
+    demo_config, demo_bot, monkeypatch, question, reply, forbidden
+):
+    """What the browser receives: no streamed token, replace or final text carries the attack."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.server import create_app
+
+    monkeypatch.setattr(demo_bot, "answerer", KnowledgeAnswerer(AttackerModel(reply)))
+    async with TestClient(TestServer(create_app(demo_config, bot=demo_bot), port=0)) as client:
+        resp = await client.post(
+            "/api/chat",
+            json={"sender": f"inj-http-{uuid.uuid4().hex[:8]}", "message": question},
+            headers={"Accept": "text/event-stream"},
+        )
+        assert resp.status == 200
+        events = _sse_events(await resp.text())
+    assert events[-1]["type"] == "done" and events[-1]["action"] == "action_answer"
+    shown = [e.get("text", "") for e in events[:-1]]
+    shown += [m.get("text", "") for m in events[-1]["messages"]]
+    assert not any(forbidden in t.lower() for t in shown), shown
+    assert not _withdrawn(events), events
+
+
 # --------------------------------------------------------------------------- fine-tuning data
 
 
