@@ -919,7 +919,9 @@ class Bot:
             sources=turn.sources,
             action=turn.action,
             messages=turn.messages,
-            handoff=bool(conv.slots.get("handoff")),
+            # Handed to people: to the agents' inbox (the slot), or, without an inbox, to
+            # the store's own contact channel (action_handoff said how to reach it).
+            handoff=bool(conv.slots.get("handoff")) or turn.action == "action_handoff",
             fallback=turn.fallback,
             latency_ms=round(latency, 1),
         )

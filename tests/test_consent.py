@@ -407,7 +407,10 @@ async def test_without_an_inbox_the_handoff_promises_no_reply(demo_bot: Any) -> 
         assert reply.action == "action_handoff"
         assert "reply here" not in reply.text and "get back to you" not in reply.text
         assert "contact Harbor & Pine Goods directly" in reply.text
-        assert not reply.handoff
+        # The turn handed the customer to the store's people (another channel), but the
+        # conversation does not wait for an agent who will never come.
+        assert reply.handoff
+        assert not demo_bot.conversations.load_conversation(sender).slots.get("handoff")
         after = await demo_bot.handle(sender, "how long does shipping take?")
     assert after.action not in ("handoff_waiting", "handoff_to_agent")
     assert "reply here" not in after.text
@@ -422,7 +425,8 @@ async def test_without_an_admin_token_there_is_no_inbox(demo_bot: Any) -> None:
         with agent_inbox(demo_bot, None):  # type: ignore[arg-type]
             assert not demo_bot.has_agent_inbox()
             reply = await demo_bot.handle(sender, "/handoff")
-            assert "reply here" not in reply.text and not reply.handoff
+            assert "reply here" not in reply.text
+            assert not demo_bot.conversations.load_conversation(sender).slots.get("handoff")
         demo_bot.config = replace(config, admin_token="consent-test-token")
         with agent_inbox(demo_bot, None):  # type: ignore[arg-type]
             assert demo_bot.has_agent_inbox()

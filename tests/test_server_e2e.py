@@ -145,7 +145,8 @@ async def test_out_of_scope_is_not_answered_with_invented_facts(client):
     assert any(b["payload"] for m in data["messages"] for b in m.get("buttons", []))
     data = await say(client, "oos-1", "yes")
     # No admin token here, so no agent inbox: the store's contact details, no waiting.
-    assert data["action"] == "action_handoff" and data["handoff"] is False
+    assert data["action"] == "action_handoff" and data["handoff"] is True
+    assert "reply here" not in reply_text(data)
 
 
 async def test_ambiguous_question_gets_a_clarifying_question_with_candidate_buttons(client):
@@ -176,10 +177,11 @@ async def test_off_topic_wording_of_a_store_question_is_clarified_not_refused(cl
 
 
 async def test_handoff_on_request(client):
-    # No admin token, so no agent inbox: nobody would reply, so none is promised and
-    # the assistant keeps answering (with an inbox: tests/test_inbox.py).
+    # No admin token, so no agent inbox: the turn hands off to the store's own contact
+    # channel, no reply here is promised and the assistant keeps answering (with an
+    # inbox: tests/test_inbox.py).
     data = await say(client, "human-1", "I want to talk to a real person")
-    assert data["handoff"] is False and data["action"] == "action_handoff"
+    assert data["handoff"] is True and data["action"] == "action_handoff"
     assert "reply here" not in reply_text(data)
     data = await say(client, "human-1", "hello?")
     assert data["handoff"] is False and data["action"] != "handoff_waiting"
