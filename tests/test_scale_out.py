@@ -224,6 +224,9 @@ def test_simultaneous_messages_on_both_servers_all_reach_the_history(
 
     async def rush() -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+            # The conversation starts with one message (its reply carries the token), then
+            # the customer's messages race each other on both servers.
+            await _say(http, a, sender, "hi")
             await asyncio.gather(
                 *(_say(http, (a, b)[i % 2], sender, q) for i, q in enumerate(asks))
             )
@@ -233,6 +236,28 @@ def test_simultaneous_messages_on_both_servers_all_reach_the_history(
     try:
         history = [h["content"] for h in store.load_conversation(sender).history]
         assert sorted(h for h in history if h in asks) == sorted(asks)
-        assert len(store.turns(sender)) == len(asks)
+        assert len(store.turns(sender)) == len(asks) + 1
     finally:
         store.close()
+
+
+def test_two_servers_hand_a_new_conversations_token_to_one_first_message_only(
+    two_servers: tuple[list[str], str],
+) -> None:
+    # Six first messages for one new sender id race on both servers sharing PostgreSQL:
+    # exactly one starts the conversation and gets its token, the others are refused.
+    (a, b), _url = two_servers
+    sender = f"claim-{uuid.uuid4().hex[:8]}"
+
+    async def first(http: aiohttp.ClientSession, base: str) -> tuple[int, dict]:
+        async with http.post(f"{base}/api/chat", json={"sender": sender, "message": "hi"}) as r:
+            return r.status, await r.json()
+
+    async def race() -> list[tuple[int, dict]]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+            return await asyncio.gather(*(first(http, (a, b)[i % 2]) for i in range(6)))
+
+    results = asyncio.run(race())
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200, 403, 403, 403, 403, 403], results
+    assert sum(1 for _, body in results if body.get("token")) == 1
