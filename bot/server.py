@@ -230,6 +230,10 @@ def _chat_request(request: web.Request, body: dict[str, Any]) -> tuple[str, str,
     return sender, message, metadata
 
 
+# Conversations of the Rasa REST channel are stored under "rest:<sender>" (see rest_webhook).
+REST_PREFIX = "rest:"
+
+
 def _access(check: Any, *args: Any) -> Any:
     """Run a bot.conversation_access check; its refusal becomes the API error."""
     try:
@@ -253,9 +257,11 @@ async def rest_webhook(request: web.Request) -> web.Response:
         is_loopback_client(request),
     )
     sender, message, metadata = _chat_request(request, await _json_body(request))
-    reply = await request.app[BOT_KEY].handle(sender, message, metadata)
+    # The integration's user ids live in their own namespace: a visitor who names the
+    # same id on /api/chat starts a different conversation and can never read this one.
+    reply = await request.app[BOT_KEY].handle(REST_PREFIX + sender, message, metadata)
     request.app[METRICS_KEY].observe_turn(reply)
-    return web.json_response(reply.messages)
+    return web.json_response([{**m, "recipient_id": sender} for m in reply.messages])
 
 
 async def model_parse(request: web.Request) -> web.Response:
@@ -271,6 +277,12 @@ async def chat(request: web.Request) -> web.StreamResponse:
     """One turn as JSON, or streamed as server-sent events when asked."""
     body = await _json_body(request)
     sender, message, metadata = _chat_request(request, body)
+    if sender.startswith(REST_PREFIX):
+        raise ApiError(
+            400,
+            "invalid_field",
+            f"sender ids starting with '{REST_PREFIX}' belong to the REST channel",
+        )
     bot = request.app[BOT_KEY]
     # The conversation is the token holder's: a new one gets its token here.
     token = await asyncio.to_thread(

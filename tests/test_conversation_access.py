@@ -143,20 +143,41 @@ async def test_feedback_needs_the_conversations_token(client):
 
 
 async def test_conversations_started_elsewhere_are_not_handed_a_token(client, demo_bot):
-    # A REST-channel conversation (an integration's user id) and one from before tokens.
-    rest = new_sender()
-    resp = await client.post("/webhooks/rest/webhook", json={"sender": rest, "message": "hi"})
-    assert resp.status == 200
+    # A conversation from before tokens existed (saved state, no token): never claimable.
     legacy = new_sender()
     demo_bot.conversations.db.run(
         "INSERT INTO conversations (sender, slots, history, updated_at) VALUES (?, ?, ?, ?)",
         (legacy, json.dumps({"verified_customer_id": "someone"}), "[]", time.time()),
     )
-    for sender in (rest, legacy):
-        resp = await client.post("/api/chat", json={"sender": sender, "message": "my orders?"})
-        assert resp.status == 403, sender
-        assert (await resp.json())["error"]["code"] == "token_required"
-        assert (await client.get(f"/api/events?sender={sender}")).status == 401
+    resp = await client.post("/api/chat", json={"sender": legacy, "message": "my orders?"})
+    assert resp.status == 403
+    assert (await resp.json())["error"]["code"] == "token_required"
+    assert (await client.get(f"/api/events?sender={legacy}")).status == 401
+
+
+async def test_a_visitor_naming_an_integrations_user_id_gets_a_separate_conversation(
+    client, demo_bot, demo_store
+):
+    # An integration's user ids are often guessable ("user123"). A visitor who claims the
+    # id on /api/chat first must not end up holding the token of the integration's
+    # conversation (and so its transcript, verified identity and orders).
+    customer, order = _demo_customer(demo_store)
+    user = new_sender()
+    squatter = await chat(client, user, "hi")
+    for text in (f"my email is {customer['email']}", f"status of order {order['order_id']}?"):
+        resp = await client.post("/webhooks/rest/webhook", json={"sender": user, "message": text})
+        assert resp.status == 200 and (await resp.json())[0]["recipient_id"] == user
+    assert order["order_id"] in " ".join(m.get("text", "") for m in await resp.json())
+    (event,) = await _events(client, f"/api/events?sender={user}&token={squatter['token']}", 1)
+    assert customer["email"] not in json.dumps(event)
+    # The visitor's conversation holds only the visitor's own message.
+    assert [t["user_text"] for t in demo_bot.conversations.turns(user)] == ["hi"]
+    mine = await chat(client, user, f"status of order {order['order_id']}?")
+    assert order["order_id"] not in reply_text(mine) or "verify" in reply_text(mine).lower()
+    assert not demo_bot.conversations.load_conversation(user).slots.get("verified_customer_id")
+    # The channel's own namespace cannot be named from /api/chat.
+    resp = await client.post("/api/chat", json={"sender": f"rest:{user}", "message": "hi"})
+    assert resp.status == 400
 
 
 def test_only_one_of_two_first_messages_gets_the_token(tmp_path):
