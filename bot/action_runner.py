@@ -22,7 +22,9 @@ from rasa_sdk.interfaces import ActionNotFoundException
 # Key under which apply_events / tracker_state keep the active form in a flat slots dict.
 ACTIVE_LOOP_KEY = "active_loop"
 
-SLOT_NAMES = [
+# Who the customer is and what their order request is about: what a verification
+# rests on (bot/dialogue.py forgets these together when a verification expires).
+CUSTOMER_SLOTS = (
     "verified_customer_id",
     "customer_email",
     "customer_name",
@@ -31,6 +33,9 @@ SLOT_NAMES = [
     "return_items",
     "return_reason",
     "cancel_reason",
+)
+SLOT_NAMES = [
+    *CUSTOMER_SLOTS,
     "confirmed",
     "pending_action",
     "requested_slot",

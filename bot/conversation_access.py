@@ -20,6 +20,9 @@ from typing import Any
 
 from bot.storage import ConversationStore
 
+# Tokens are 43 characters (secrets.token_urlsafe(32)); anything far longer is not one.
+MAX_TOKEN_CHARS = 256
+
 
 class AccessDenied(Exception):
     """The caller may not use this conversation or channel; ``status`` is the HTTP code."""
@@ -39,7 +42,7 @@ def authorize_conversation(store: ConversationStore, sender: str, token: Any) ->
     if token is not None and not isinstance(token, str):
         raise AccessDenied(400, "invalid_field", "field 'token' must be a string")
     if token:
-        if len(token) > 256 or not store.check_conversation_token(sender, token):
+        if not _holds(store, sender, token):
             raise AccessDenied(
                 403,
                 "invalid_token",
@@ -64,8 +67,13 @@ def check_conversation_token(store: ConversationStore, sender: str, token: Any) 
         raise AccessDenied(
             401, "token_required", "reading a conversation needs its token ('token')"
         )
-    if len(token) > 256 or not store.check_conversation_token(sender, token):
+    if not _holds(store, sender, token):
         raise AccessDenied(403, "invalid_token", "the token does not belong to this conversation")
+
+
+def _holds(store: ConversationStore, sender: str, token: str) -> bool:
+    """``token`` is ``sender``'s conversation token (an over-long one is not even hashed)."""
+    return len(token) <= MAX_TOKEN_CHARS and store.check_conversation_token(sender, token)
 
 
 def check_channel_token(configured: str | None, authorization: str | None, local: bool) -> None:

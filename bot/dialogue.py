@@ -23,7 +23,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.action_runner import ActionError, ActionRunner, apply_events, tracker_state
+from bot.action_runner import (
+    CUSTOMER_SLOTS,
+    ActionError,
+    ActionRunner,
+    apply_events,
+    tracker_state,
+)
 from bot.admission import GenerationGate
 from bot.config import Config
 from bot.consent import Answer, classify
@@ -51,17 +57,6 @@ ORDER_ACTIONS = {
 INTENT_MIN_CONFIDENCE = 0.5
 
 RETURN_SLOTS = ("order_id", "return_items", "return_reason")
-# What a verification rests on; forgotten together when it expires.
-VERIFICATION_SLOTS = (
-    "verified_customer_id",
-    "customer_email",
-    "customer_name",
-    "customer_zip",
-    "order_id",
-    "return_items",
-    "return_reason",
-    "cancel_reason",
-)
 
 # A yes to a change is judged by bot/consent.py (the whole reply, no negation, the
 # intent model's "deny"); this prefix match only lets "no ..." leave the return form.
@@ -817,7 +812,7 @@ class Bot:
         slots = conv.slots
         idle = now - float(slots.get("last_active") or now)
         if slots.get("verified_customer_id") and idle > self.config.verification_idle_minutes * 60:
-            for key in VERIFICATION_SLOTS:
+            for key in CUSTOMER_SLOTS:
                 slots.pop(key, None)
             self._clear_pending(slots)
         slots["last_active"] = now

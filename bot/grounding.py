@@ -704,6 +704,12 @@ _META_RE = re.compile(
 )
 
 
+@lru_cache(maxsize=64)
+def _source_ngrams(joined_sources: str, n: int) -> frozenset[tuple[str, ...]]:
+    """The n-grams of a turn's sources: the same for every sentence of its reply."""
+    return frozenset(_ngrams(_tokens(joined_sources), n))
+
+
 def prompt_leaks(text: str, sources: Sequence[str], system_prompt: str | None = None) -> list[str]:
     """Why ``text`` reveals the assistant's instructions, if it does.
 
@@ -719,7 +725,7 @@ def prompt_leaks(text: str, sources: Sequence[str], system_prompt: str | None = 
     prompt = _prompt_ngrams(system_prompt or SYSTEM_PROMPT)
     tokens = _tokens(text)
     leaked = _ngrams(tokens, _PROMPT_NGRAM) & prompt
-    if leaked and leaked - _ngrams(_tokens(joined), _PROMPT_NGRAM):
+    if leaked and leaked - _source_ngrams(joined, _PROMPT_NGRAM):
         problems.append("reply repeats the system instructions")
     meta = _META_RE.search(text)
     if meta and meta.group(0).lower() not in joined.lower():
@@ -738,14 +744,14 @@ def echoed_customer_text(reply: str, customer_text: str, sources: Sequence[str])
     if not customer_text.strip():
         return []
     reply_tokens = _tokens(reply)
-    source_tokens = _tokens("\n".join(sources))
+    joined = "\n".join(sources)
     spans: list[str] = []
     checks = [(customer_text, ECHO_NGRAM)] + [
         (segment, INSTRUCTION_ECHO_NGRAM) for segment in instruction_segments(customer_text)
     ]
     for said, n in checks:
         copied = _ngrams(reply_tokens, n) & _ngrams(_tokens(said), n)
-        copied -= _ngrams(source_tokens, n)
+        copied -= _source_ngrams(joined, n)
         spans.extend(" ".join(g) for g in sorted(copied) if not _is_filler(g))
     return list(dict.fromkeys(spans))
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -161,25 +162,29 @@ async def _wait_or_gone(
         bus.forget(key, fut)
 
 
-def _take_stream_slot(request: web.Request, per_client_cap: bool) -> str:
-    """Count this stream in (StreamSlots); the client address to release, or a 429/503."""
+# StreamSlots.acquire's refusals: the server's total (503) or this address's share (429).
+STREAM_REFUSALS = {
+    "total": (503, "the server has too many live streams open; retry later"),
+    "client": (429, "too many live streams open from this address"),
+}
+
+
+@contextmanager
+def _stream_slot(request: web.Request, per_client_cap: bool) -> Iterator[None]:
+    """Hold one of the app's StreamSlots while the stream is open, or refuse with 429/503."""
     from bot.client_ip import client_address
     from bot.limits import retry_after_header
     from bot.server import ApiError
 
     client = client_address(request)
     refused = request.app[STREAMS_KEY].acquire(client, per_client_cap)
-    if refused == "total":
-        raise ApiError(
-            503, "too_many_streams", "the server has too many live streams open; retry later",
-            retry_after_header(10),
-        )  # fmt: skip
-    if refused == "client":
-        raise ApiError(
-            429, "too_many_streams", "too many live streams open from this address",
-            retry_after_header(10),
-        )  # fmt: skip
-    return client
+    if refused:
+        status, message = STREAM_REFUSALS[refused]
+        raise ApiError(status, "too_many_streams", message, retry_after_header(10))
+    try:
+        yield
+    finally:
+        request.app[STREAMS_KEY].release(client)
 
 
 async def stream(
@@ -197,56 +202,42 @@ async def stream(
     before it starts when none is left); ``per_client_cap=False`` counts it only
     toward the total (the agents' stream, behind the admin token).
     """
-    client = _take_stream_slot(request, per_client_cap)
-    try:
-        return await _stream(request, bus, key, cursor, fetch, event_name)
-    finally:
-        request.app[STREAMS_KEY].release(client)
-
-
-async def _stream(
-    request: web.Request,
-    bus: LiveBus,
-    key: str | None,
-    cursor: int,
-    fetch: Callable[[int], Awaitable[list[dict[str, Any]]]],
-    event_name: str,
-) -> web.StreamResponse:
-    response = await open_event_stream(request)
-    try:
-        await response.write(f"retry: {RETRY_MS}\n\n".encode())
-        synced = False
-        while not bus.closed:
-            fut = bus.waiter(key)
-            rows = await fetch(cursor)
-            for row in rows:
-                payload = json.dumps(row, ensure_ascii=False)
-                await response.write(
-                    f"id: {row['id']}\nevent: {event_name}\ndata: {payload}\n\n".encode()
-                )
-                cursor = row["id"]
-            if not synced and len(rows) < BATCH:
-                # Caught up with the log (no id: the client's cursor stays where it is).
-                await response.write(b"event: synced\ndata: {}\n\n")
-                synced = True
-            if rows:
-                bus.forget(key, fut)
-                continue
-            if not await _wait_or_gone(request, bus, key, fut) and not bus.closed:
-                # A comment line: keeps proxies from closing an idle stream and
-                # tells us early when the client has gone.
-                await response.write(b": keepalive\n\n")
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the client went away; it resumes from its last event id
-    except Exception:
-        # The response has started: a JSON 500 from the middleware would be written
-        # into the event stream. End the stream instead; the client reconnects.
-        log.exception("error in a live event stream")
+    with _stream_slot(request, per_client_cap):
+        response = await open_event_stream(request)
         try:
-            await response.write(b'event: error\ndata: {"code": "internal"}\n\n')
-        except ConnectionResetError:
-            pass
-    return response
+            await response.write(f"retry: {RETRY_MS}\n\n".encode())
+            synced = False
+            while not bus.closed:
+                fut = bus.waiter(key)
+                rows = await fetch(cursor)
+                for row in rows:
+                    payload = json.dumps(row, ensure_ascii=False)
+                    await response.write(
+                        f"id: {row['id']}\nevent: {event_name}\ndata: {payload}\n\n".encode()
+                    )
+                    cursor = row["id"]
+                if not synced and len(rows) < BATCH:
+                    # Caught up with the log (no id: the client's cursor stays where it is).
+                    await response.write(b"event: synced\ndata: {}\n\n")
+                    synced = True
+                if rows:
+                    bus.forget(key, fut)
+                    continue
+                if not await _wait_or_gone(request, bus, key, fut) and not bus.closed:
+                    # A comment line: keeps proxies from closing an idle stream and
+                    # tells us early when the client has gone.
+                    await response.write(b": keepalive\n\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass  # the client went away; it resumes from its last event id
+        except Exception:
+            # The response has started: a JSON 500 from the middleware would be written
+            # into the event stream. End the stream instead; the client reconnects.
+            log.exception("error in a live event stream")
+            try:
+                await response.write(b'event: error\ndata: {"code": "internal"}\n\n')
+            except ConnectionResetError:
+                pass
+        return response
 
 
 async def customer_events(request: web.Request) -> web.StreamResponse:

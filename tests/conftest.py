@@ -69,6 +69,18 @@ def make_hit(
 NORTHWIND = StoreSettings(name="Northwind Outfitters", currency="USD")
 
 
+async def started_client(config, bot):  # type: ignore[no-untyped-def]
+    """The real app around ``bot`` on port 0, behind a started aiohttp ``TestClient``
+    (the caller closes it)."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.server import create_app
+
+    client = TestClient(TestServer(create_app(config, bot=bot), port=0))
+    await client.start_server()
+    return client
+
+
 def copy_demo_store(dst: Path) -> Path:
     """A writable copy of the demo store without its built artifacts."""
     shutil.copytree(DEMO_STORE, dst, ignore=shutil.ignore_patterns(".shopbot"))

@@ -31,7 +31,8 @@ from bot.limits import (
     loads_limited,
     parse_int,
 )
-from bot.server import CONFIG_KEY, create_app
+from bot.server import CONFIG_KEY
+from tests.conftest import started_client
 from tests.conversation import chat
 
 ADMIN = {"Authorization": "Bearer s3cret"}
@@ -53,15 +54,9 @@ def via(address: str) -> dict[str, str]:
     return {"X-Forwarded-For": address}
 
 
-async def start(config, bot) -> TestClient:
-    client = TestClient(TestServer(create_app(config, bot=bot), port=0))
-    await client.start_server()
-    return client
-
-
 @pytest.fixture
 async def client(demo_config, demo_bot):
-    c = await start(replace(demo_config, admin_token="s3cret"), demo_bot)
+    c = await started_client(replace(demo_config, admin_token="s3cret"), demo_bot)
     yield c
     await c.close()
 
@@ -227,7 +222,7 @@ async def test_per_address_limit_uses_the_forwarded_client_behind_a_trusted_prox
 ):
     # rate 1: each address may call /api/store 10 times a minute.
     config = replace(demo_config, rate_limit_per_minute=1, trusted_proxies=["127.0.0.1"])
-    c = await start(config, demo_bot)
+    c = await started_client(config, demo_bot)
     try:
         codes = [(await c.get("/api/store", headers=via("203.0.113.1"))).status for _ in range(11)]
         assert codes == [200] * 10 + [429]
@@ -252,7 +247,7 @@ async def test_per_address_limit_uses_the_forwarded_client_behind_a_trusted_prox
 
 
 async def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(demo_config, demo_bot):
-    c = await start(replace(demo_config, rate_limit_per_minute=1), demo_bot)
+    c = await started_client(replace(demo_config, rate_limit_per_minute=1), demo_bot)
     try:
         # Every request names another client, but nothing is trusted: one bucket.
         codes = [
@@ -277,7 +272,7 @@ PUBLIC_ROUTES = [
 async def test_every_public_route_is_rate_limited_with_retry_after(
     demo_config, demo_bot, method, path, body
 ):
-    c = await start(replace(demo_config, rate_limit_per_minute=1), demo_bot)
+    c = await started_client(replace(demo_config, rate_limit_per_minute=1), demo_bot)
     try:
         for _ in range(10):
             resp = await c.request(method, path, json=body)
@@ -293,7 +288,7 @@ async def test_every_public_route_is_rate_limited_with_retry_after(
 
 
 async def test_rate_limit_zero_means_unlimited(demo_config, demo_bot):
-    c = await start(replace(demo_config, rate_limit_per_minute=0), demo_bot)
+    c = await started_client(replace(demo_config, rate_limit_per_minute=0), demo_bot)
     try:
         codes = {(await c.get("/api/store")).status for _ in range(60)}
         assert codes == {200}
@@ -309,7 +304,7 @@ async def test_open_event_streams_are_capped_per_client_and_in_total(demo_config
         max_event_streams_per_client=2,
         max_event_streams=3,
     )
-    c = await start(config, demo_bot)
+    c = await started_client(config, demo_bot)
     slots = None
     try:
         one = sender()

@@ -8,10 +8,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import replace
-from bot.server import create_app
+from tests.conftest import started_client
 from tests.conversation import chat_body, remember
 
 SHOP = "https://shop.example"
@@ -22,15 +21,11 @@ def sender() -> str:
     return f"sec-{uuid.uuid4().hex[:12]}"
 
 
-async def _client(config, bot) -> TestClient:
-    client = TestClient(TestServer(create_app(config, bot=bot), port=0))
-    await client.start_server()
-    return client
-
-
 @pytest.fixture
 async def client(demo_config, demo_bot):
-    c = await _client(replace(demo_config, cors_origins=[SHOP], admin_token="s3cret"), demo_bot)
+    c = await started_client(
+        replace(demo_config, cors_origins=[SHOP], admin_token="s3cret"), demo_bot
+    )
     yield c
     await c.close()
 
@@ -64,7 +59,7 @@ async def test_cors_allowlist_answers_listed_origins_only(client):
 
 async def test_cors_wildcard_only_when_configured_and_off_when_empty(demo_config, demo_bot):
     for origins, expected in ((["*"], "*"), ([], None)):
-        c = await _client(replace(demo_config, cors_origins=origins), demo_bot)
+        c = await started_client(replace(demo_config, cors_origins=origins), demo_bot)
         try:
             resp = await c.get("/api/store", headers={"Origin": EVIL})
             assert resp.headers.get("Access-Control-Allow-Origin") == expected, origins
@@ -145,7 +140,7 @@ async def test_oversized_bodies_messages_and_senders_are_refused(client, demo_co
 
 
 async def test_rate_limits_per_sender_and_per_address(demo_config, demo_bot):
-    c = await _client(replace(demo_config, rate_limit_per_minute=3), demo_bot)
+    c = await started_client(replace(demo_config, rate_limit_per_minute=3), demo_bot)
     try:
         one = sender()
         codes = []
