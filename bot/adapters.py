@@ -46,6 +46,25 @@ def read_manifest(adapter_dir: str | Path) -> dict[str, Any]:
         return {}
 
 
+def prompt_version(adapter: str | os.PathLike[str] | None) -> int:
+    """The prompt rules (bot.grounding.SYSTEM_PROMPTS) to serve ``adapter`` with.
+
+    An adapter is served with the rules it was trained with: its manifest's
+    ``prompt_version``, or 1 for adapters made before prompts had versions.
+    The base model (None) gets the current rules.
+    """
+    from bot.grounding import PROMPT_VERSION
+
+    if adapter is None:
+        return PROMPT_VERSION
+    path = Path(adapter)
+    manifest = read_manifest(path if path.is_dir() else path.parent)
+    try:
+        return int(manifest.get("prompt_version", 1))
+    except (TypeError, ValueError):
+        return 1
+
+
 def _is_adapter(path: Path) -> bool:
     return (path / "adapter_config.json").is_file()
 
@@ -182,6 +201,7 @@ class AdapterWatcher:
         finally:
             self._loading = False
         self.bot.answerer.generator = generator
+        self.bot.answerer.prompt_version = prompt_version(wanted)
         self.bot.adapter_path = wanted
         self.current = wanted
         log.info("now serving %s", generator.name)

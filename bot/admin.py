@@ -493,9 +493,8 @@ def setup_admin(app: web.Application) -> None:
         if config.personalise_search:
             from training.insights.personalise import ProductReranker
 
-            bot.product_reranker = ProductReranker(
-                engine.store, engine.catalog.products, min_dense=config.clarify_min_score
-            )
+            # Only near-ties (within the reranker's margin of the best hit) are reordered.
+            bot.product_reranker = ProductReranker(engine.store, engine.catalog.products)
         updater = None
         if config.insights_enabled:
             updater = InsightsUpdater(

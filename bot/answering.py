@@ -53,6 +53,7 @@ from typing import Any
 
 from bot.generation import Generator, stream_in_thread
 from bot.grounding import (
+    PROMPT_VERSION,
     SENTENCE_MIN_OVERLAP,
     build_messages,
     content_word_count,
@@ -82,9 +83,15 @@ class KnowledgeAnswerer:
     """Answers knowledge questions from retrieved hits with a :class:`Generator`."""
 
     def __init__(
-        self, generator: Generator, max_new_tokens: int = 160, temperature: float = 0.0
+        self,
+        generator: Generator,
+        max_new_tokens: int = 160,
+        temperature: float = 0.0,
+        prompt_version: int = PROMPT_VERSION,
     ) -> None:
         self.generator = generator
+        # The rules the adapter was trained with (bot.grounding.SYSTEM_PROMPTS).
+        self.prompt_version = prompt_version
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
 
@@ -129,7 +136,13 @@ class KnowledgeAnswerer:
             yield final
             return
 
-        messages = build_messages(asked, hits, _without_instructions(history), settings)
+        messages = build_messages(
+            asked,
+            hits,
+            _without_instructions(history),
+            settings,
+            prompt_version=self.prompt_version,
+        )
         system_prompt = messages[0]["content"]
         pieces = stream_in_thread(
             self.generator, messages, self.max_new_tokens, self.temperature, "shopbot-answer"

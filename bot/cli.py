@@ -193,7 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--max-length", dest="max_length", type=int, default=768)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--cases", type=Path, help="answer cases for the gate (default: held-out)")
+    p.add_argument(
+        "--cases",
+        type=Path,
+        help="answer cases for the gate (default: made from the store, see OUT/data/gate_cases.jsonl)",
+    )
     p.add_argument("--no-gate", dest="no_gate", action="store_true", help="never activate")
     p.set_defaults(func=cmd_finetune)
     from training.insights.commands import add_commands as add_insights_commands

@@ -41,9 +41,12 @@ class Config:
     max_new_tokens: int = 160
     # A rasa-sdk action server URL; None runs the actions in-process.
     action_endpoint: str | None = None
-    # Retrieval confidence (cosine of query and best passage) bands.
-    answer_min_score: float = 0.55
-    clarify_min_score: float = 0.40
+    # When to answer from the store's knowledge is calibrated per store at build time
+    # (knowledge_base/calibration.py). Setting these replaces that with fixed bands on
+    # the cosine of question and best entry: answer (and quote) at or above
+    # answer_min_score, ask which entry was meant at or above clarify_min_score.
+    answer_min_score: float | None = None
+    clarify_min_score: float | None = None
     # Per-sender requests per minute (0 = unlimited); each client address gets ten times
     # this on /api/chat and on each other public route (bot/server.py ROUTE_LIMITS).
     rate_limit_per_minute: int = 60
@@ -116,6 +119,10 @@ class Config:
 def _coerce(name: str, raw: Any) -> Any:
     """Turn a TOML or environment value into the field's type."""
     kind = {f.name: f.type for f in fields(Config)}[name]
+    if kind in ("float | None", "int | None") and not (
+        isinstance(raw, str) and raw.strip().lower() in ("", "none", "null")
+    ):
+        kind = kind.split(" |")[0]
     if raw is None:
         return None
     if isinstance(raw, str) and raw.strip().lower() in ("", "none", "null") and "None" in str(kind):

@@ -21,6 +21,7 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
     """
     from bot.action_runner import ActionRunner
     from bot.actions import build_executor
+    from bot.adapters import prompt_version
     from bot.answering import KnowledgeAnswerer
     from bot.dialogue import Bot
     from bot.nlu import NLU
@@ -40,7 +41,9 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
 
     if generator is None:
         generator = load_generator_from_config(config)
-    answerer = KnowledgeAnswerer(generator)
+    answerer = KnowledgeAnswerer(
+        generator, prompt_version=prompt_version(getattr(generator, "adapter_path", None))
+    )
 
     db_path = config.db_path or artifacts.db_path
     # PostgreSQL when configured (shared by every server process), else the SQLite file.
@@ -61,9 +64,25 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
     runner = ActionRunner(executor=executor, endpoint_url=config.action_endpoint)
     bot = Bot(config, store, nlu, index, answerer, runner, conversations)
     bot.artifacts = artifacts
+    bot.calibration = calibration_for(config, artifacts)
     bot.adapter_path = getattr(generator, "adapter_path", None)
     bot.order_book = order_book
     return bot
+
+
+def calibration_for(config: Config, artifacts: Any) -> Any:
+    """The store's calibration, or fixed bands when the config sets them."""
+    from knowledge_base.calibration import Calibration, conservative
+
+    if config.answer_min_score is None and config.clarify_min_score is None:
+        return Calibration.load(artifacts.calibration_path)
+    fixed = conservative()
+    if config.answer_min_score is not None:
+        fixed.answer = fixed.quote = config.answer_min_score
+    if config.clarify_min_score is not None:
+        fixed.clarify = config.clarify_min_score
+    fixed.clarify = min(fixed.clarify, fixed.answer)
+    return fixed
 
 
 def load_generator_from_config(config: Config) -> Any:

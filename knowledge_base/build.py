@@ -6,6 +6,7 @@ Layout of ``artifacts_dir(store)``::
       build/            the current good build (swapped in whole, never edited)
         manifest.json   inputs and their hashes, encoder, timings
         index/          knowledge_base.index
+        calibration.json  knowledge_base.calibration: when to answer, quote, ask, abstain
         intents/        training.intents
       shopbot.db        conversation log and order changes (not part of a build)
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -28,10 +30,11 @@ from typing import Any
 
 from knowledge_base.store import Store, load_store
 
-BUILD_FORMAT = 1
+BUILD_FORMAT = 2
 # Training data shipped with shopbot (Bitext intents, out-of-scope examples).
 SHIPPED_DATA = Path(__file__).resolve().parent / "data"
 MANIFEST = "manifest.json"
+log = logging.getLogger("shopbot.build")
 
 
 @dataclass
@@ -49,6 +52,10 @@ class Artifacts:
         return self.build_dir / "index"
 
     @property
+    def calibration_path(self) -> Path:
+        return self.build_dir / "calibration.json"
+
+    @property
     def intents_dir(self) -> Path:
         return self.build_dir / "intents"
 
@@ -59,6 +66,11 @@ class Artifacts:
 
 def _cache_root() -> Path:
     return Path(os.environ.get("SHOPBOT_CACHE_DIR", Path.home() / ".cache" / "shopbot"))
+
+
+def _ensure(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def artifacts_dir(store_dir: Path) -> Path:
@@ -159,6 +171,18 @@ def _build_into(
     index_info = build_index(documents, encoder, out / "index", progress=progress)
     index_seconds = time.time() - started
 
+    from knowledge_base.calibration import calibrate
+    from knowledge_base.index import KnowledgeIndex
+
+    t0 = time.time()
+    calibration = calibrate(KnowledgeIndex.load(out / "index", encoder), progress=progress)
+    calibration.save(out / "calibration.json")
+    calibration_seconds = time.time() - t0
+    for warning in calibration.warnings:
+        log.warning("%s: %s", store.path, warning)
+        if progress:
+            print(f"warning: {warning}", flush=True)
+
     intents_csv = store.path / "intents.csv"
     texts, labels = builtin_training_data(intents_csv if intents_csv.exists() else None)
     if progress:
@@ -167,8 +191,31 @@ def _build_into(
             flush=True,
         )
     t0 = time.time()
-    classifier = IntentClassifier.train(texts, labels, encoder, progress=progress)
-    classifier.save(out / "intents")
+    # The same examples and encoder train the same model: stores without their own
+    # intents.csv share one, trained once per machine (a per-user cache).
+    digest = hashlib.sha256(
+        json.dumps(
+            [fingerprint["intent_model_version"], encoder.name, texts, labels], ensure_ascii=False
+        ).encode()
+    ).hexdigest()[:24]
+    cached = _cache_root() / "intent-models" / digest
+    if (cached / "DONE").is_file():
+        shutil.copytree(cached, out / "intents", ignore=shutil.ignore_patterns("DONE"))
+        if progress:
+            print("  (the same intent model was trained before: reused)", flush=True)
+    else:
+        classifier = IntentClassifier.train(texts, labels, encoder, progress=progress)
+        classifier.save(out / "intents")
+        staging: Path | None = None
+        try:  # best effort: a read-only cache only costs the next build time
+            staging = Path(tempfile.mkdtemp(prefix="intents.tmp-", dir=_ensure(cached.parent)))
+            shutil.copytree(out / "intents", staging, dirs_exist_ok=True)
+            (staging / "DONE").write_text("ok")
+            os.replace(staging, cached)
+        except OSError as exc:  # no cache folder, or another build cached it first
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            log.info("intent model not cached (%s)", exc)
     manifest = {
         **fingerprint,
         "store": store.settings.name,
@@ -177,6 +224,8 @@ def _build_into(
         "index": index_info,
         "intent_examples": len(texts),
         "index_seconds": round(index_seconds, 2),
+        "calibration": calibration.summary(),
+        "calibration_seconds": round(calibration_seconds, 2),
         "intent_seconds": round(time.time() - t0, 2),
         "build_seconds": round(time.time() - started, 2),
     }

@@ -7,6 +7,13 @@
       faiss.index   inner-product index over L2-normalised embeddings (= cosine)
       bm25/         a bm25s index (its own save format) + lexicon.json for typo fixes
       docs.jsonl    the Document objects, in index order
+      keys.npy      FAQ questions embedded alone (format 2), with keys.json: their doc rows
+
+An FAQ is found by its question as much as by its answer: a customer who asks
+"What is your return policy?" should meet the FAQ of that question at a cosine
+near 1, not at the 0.5 of the question-plus-answer text. So each FAQ has a
+second vector, its question alone, and an FAQ's ``Hit.dense`` is the higher of
+the two cosines.
 
 ``KnowledgeIndex.load(dir, encoder)`` reads it back and ``search`` answers
 queries in ``dense``, ``lexical`` or ``hybrid`` mode. Every hit carries the real
@@ -34,7 +41,7 @@ import numpy as np
 
 from knowledge_base.store import Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Up to this many documents an exact (flat) index is fast enough (~1 ms per
 # query) and has perfect recall; above it, HNSW keeps queries fast.
 EXACT_INDEX_MAX_DOCS = 20_000
@@ -249,6 +256,10 @@ def build_index(
         dense = faiss.IndexFlatIP(vectors.shape[1])
     dense.add(vectors)
     faiss.write_index(dense, str(out / "faiss.index"))
+    key_rows = [i for i, d in enumerate(documents) if d.type == "faq" and d.title.strip()]
+    keys = encoder.encode([documents[i].title for i in key_rows]) if key_rows else None
+    np.save(out / "keys.npy", np.asarray(keys if keys is not None else [], dtype=np.float32))
+    (out / "keys.json").write_text(json.dumps(key_rows), encoding="utf-8")
 
     analyzer = _Analyzer(_STEMMER_NAME)
     # The title counts twice (it is also in the text): "laptop" should find
@@ -301,8 +312,14 @@ class KnowledgeIndex:
         lexicon: dict[str, int],
         encoder: Any,
         manifest: dict[str, Any],
+        keys: np.ndarray | None = None,
+        key_rows: Sequence[int] = (),
     ) -> None:
         self.documents = documents
+        # FAQ questions embedded alone: row j of ``keys`` belongs to document key_rows[j].
+        self._keys = keys if keys is not None and len(key_rows) else None
+        self._key_rows = np.asarray(key_rows, dtype=np.int64)
+        self._key_of = {int(r): j for j, r in enumerate(key_rows)}
         self.manifest = manifest
         self.encoder = encoder
         self._dense = dense
@@ -344,7 +361,13 @@ class KnowledgeIndex:
         )
         if not (len(documents) == dense.ntotal == manifest.get("doc_count")):
             raise ValueError(f"{root}: docs.jsonl, faiss.index and index.json disagree; rebuild it")
-        return cls(documents, dense, bm25, lexicon, encoder, manifest)
+        keys, key_rows = None, []
+        if (root / "keys.json").is_file():
+            key_rows = json.loads((root / "keys.json").read_text(encoding="utf-8"))
+            keys = np.load(root / "keys.npy")
+            if len(key_rows) and (keys.ndim != 2 or keys.shape[0] != len(key_rows)):
+                raise ValueError(f"{root}: keys.npy and keys.json disagree; rebuild it")
+        return cls(documents, dense, bm25, lexicon, encoder, manifest, keys, key_rows)
 
     @property
     def index_type(self) -> str:
@@ -394,11 +417,23 @@ class KnowledgeIndex:
             candidates.update(
                 (int(i), float(s)) for i, s in zip(idx[0], sims[0], strict=True) if i >= 0
             )
+        key_sims = None
+        if self._keys is not None and mode in ("dense", "hybrid"):
+            key_sims = self._keys @ qvec[0]
+            for j in _top_indices(key_sims, pool if mode == "hybrid" else min(n, k)):
+                i = int(self._key_rows[j])
+                if i not in candidates:
+                    candidates[i] = self._cosine(qvec[0], i)
         if mode in ("lexical", "hybrid"):
             top = _top_indices(lexical, pool if mode == "hybrid" else k)
             for i in top:
                 if lexical[i] > 0 and i not in candidates:
                     candidates[int(i)] = self._cosine(qvec[0], int(i))
+        if key_sims is not None:  # an FAQ matches by its question alone too
+            for i in candidates:
+                j = self._key_of.get(i)
+                if j is not None:
+                    candidates[i] = max(candidates[i], float(key_sims[j]))
 
         hits = []
         for i, cosine in candidates.items():

@@ -245,11 +245,12 @@ def load_store(path: str | Path) -> Store:
 
     products_path = _pick(root, "products")
     faq_path = _pick(root, "faq")
-    if products_path is None and faq_path is None:
+    if products_path is None and faq_path is None and not any((root / "docs").glob("*.md")):
         raise StoreError(
             str(root),
-            "no products or FAQ file found",
-            hint="Add products.jsonl (or products.csv) and/or faq.jsonl (or faq.csv) to the store",
+            "no products, FAQ or docs found",
+            hint="Add products.jsonl (or products.csv), faq.jsonl (or faq.csv) and/or "
+            "docs/*.md pages to the store",
         )
     products: list[Product] = []
     faqs: list[FAQ] = []
@@ -278,7 +279,7 @@ def load_store(path: str | Path) -> Store:
         raise StoreError(
             str(root),
             "the store has no products, FAQs or docs",
-            hint="Add at least one product or FAQ line",
+            hint="Add at least one product, FAQ line or docs page with text",
         )
 
     orders = root / "orders.jsonl"
@@ -788,8 +789,10 @@ def _json_cell(value: str, field_: str, err: Any, example: str) -> Any:
 
 def _required_id(row: dict[str, Any], key: str, err: Any, hint: str) -> str:
     value = row.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None:
         raise err(key, "is required but missing", hint)
+    if isinstance(value, str) and not value.strip():
+        raise err(key, "is required but empty", hint)
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise err(key, f"must be a text or whole number, got {_show(value)}", hint)
     return str(value).strip()
@@ -797,8 +800,10 @@ def _required_id(row: dict[str, Any], key: str, err: Any, hint: str) -> str:
 
 def _required_text(row: dict[str, Any], key: str, err: Any, hint: str) -> str:
     value = row.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None:
         raise err(key, "is required but missing", hint)
+    if isinstance(value, str) and not value.strip():
+        raise err(key, "is required but empty", hint)
     if not isinstance(value, str):
         raise err(key, f"must be text, got {_show(value)}", hint)
     return value.strip()

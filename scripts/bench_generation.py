@@ -6,6 +6,8 @@ Usage::
         [--max-new-tokens 64] [--prefill auto|none] [--json out.json]
     python scripts/bench_generation.py --compare-backends [--model qwen2.5-0.5b]
         [--questions 8] [--max-new-tokens 128] [--json out.json]
+    python scripts/bench_generation.py --compare-models qwen2.5-0.5b qwen2.5-1.5b
+        [--questions 8] [--max-new-tokens 128] [--json out.json]
 
 The first form loads :class:`bot.generation.TransformersGenerator` for each model
 (the first run also converts the GGUF into the safetensors cache; the conversion
@@ -26,6 +28,14 @@ and the llama-cpp / transformers ratios. Run it with ``OMP_WAIT_POLICY=PASSIVE``
 in the environment, as the CLI sets it for the llama-cpp backend: torch is
 loaded first here, and llama.cpp's spinning OpenMP threads collapse on shared
 cores (see ``bot.generation.prefer_passive_openmp``).
+
+``--compare-models A B`` runs two models side by side on the llama-cpp backend
+(base models, no adapter: the speed of the models themselves) with the same
+served prompts, each prompt on both back to back in alternating order, KV cache
+cleared before each. Reports TTFT p50/p95, decode tokens/s, total seconds per
+answer p50/p95, and the ratios B/A measured in that one run. New tokens are
+counted with A's tokenizer (the same vocabulary for the Qwen2.5 family). It
+sets ``OMP_WAIT_POLICY=PASSIVE`` itself, before torch is imported.
 """
 
 from __future__ import annotations
@@ -243,6 +253,118 @@ def compare_backends(
     return result
 
 
+def _pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values``, interpolated between closest ranks."""
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+class _LlamaTokens:
+    """``tokenizer(text)["input_ids"]`` for :func:`_timed`, backed by a llama.cpp vocabulary."""
+
+    def __init__(self, llm) -> None:  # type: ignore[no-untyped-def]
+        self.llm = llm
+
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
+        ids = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True) if text else []
+        return {"input_ids": ids}
+
+
+def _prompt_tokens(llm, messages: list) -> int | None:  # type: ignore[no-untyped-def]
+    """Tokens of the chat prompt as llama.cpp renders it with the GGUF's own template."""
+    try:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        vocab = llm._model
+        formatter = Jinja2ChatFormatter(
+            template=llm.metadata["tokenizer.chat_template"],
+            eos_token=vocab.token_get_text(vocab.token_eos()),
+            bos_token=vocab.token_get_text(vocab.token_bos()),
+        )
+        prompt = formatter(messages=messages).prompt
+        return len(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+    except Exception:  # a template or API this llama-cpp-python lacks: leave it out
+        return None
+
+
+def compare_models(models: list[str], questions: int, max_new_tokens: int) -> dict:
+    """Two (or more) models on the llama-cpp backend, same served prompts, one run."""
+    import gc
+
+    from bot.generation import LlamaCppGenerator
+
+    prompts, _ = served_prompts(models[0], questions)
+    generators = {}
+    loads = {}
+    for spec in models:
+        started = time.time()
+        generators[spec] = LlamaCppGenerator(spec)  # base model: no adapter
+        loads[spec] = round(time.time() - started, 1)
+    tokenizer = _LlamaTokens(generators[models[0]].llm)
+    for generator in generators.values():  # warm-up: lazy initialisation on every side
+        list(generator.stream(prompts[0][1], max_new_tokens=4))
+
+    runs: dict[str, list[dict]] = {spec: [] for spec in models}
+    for i, (question, messages) in enumerate(prompts):
+        order = list(models) if i % 2 == 0 else list(reversed(models))
+        for spec in order:
+            generator = generators[spec]
+            generator.llm.reset()  # no KV reuse from the previous prompt: all start cold
+            prompt_tokens = _prompt_tokens(generator.llm, messages)
+            run = _timed(generator, messages, max_new_tokens, tokenizer)
+            runs[spec].append({"question": question, "prompt_tokens": prompt_tokens, **run})
+
+    def stats(spec: str) -> dict:
+        rows = runs[spec]
+        ttft = [r["ttft_s"] for r in rows]
+        total = [r["total_s"] for r in rows]
+        decode = [r["decode_tok_s"] for r in rows if r["decode_tok_s"] is not None]
+        known = [r["prompt_tokens"] for r in rows if r["prompt_tokens"] is not None]
+        return {
+            "gguf": str(generators[spec].gguf),
+            "gguf_bytes": generators[spec].gguf.stat().st_size,
+            "threads": generators[spec].n_threads,
+            "load_s": loads[spec],
+            "prompt_tokens_p50": statistics.median(known) if known else None,
+            "ttft_s_p50": round(_pct(ttft, 0.5), 3),
+            "ttft_s_p95": round(_pct(ttft, 0.95), 3),
+            "decode_tok_s_p50": round(_pct(decode, 0.5), 2),
+            "total_s_p50": round(_pct(total, 0.5), 3),
+            "total_s_p95": round(_pct(total, 0.95), 3),
+            "total_s_mean": round(statistics.fmean(total), 3),
+            "new_tokens_mean": round(statistics.fmean(r["new_tokens"] for r in rows), 1),
+            "end_to_end_tok_s_p50": round(
+                statistics.median(r["new_tokens"] / r["total_s"] for r in rows), 2
+            ),
+        }
+
+    summary = {spec: stats(spec) for spec in models}
+    base = summary[models[0]]
+    ratio_keys = ["ttft_s_p50", "ttft_s_p95", "decode_tok_s_p50", "total_s_p50", "total_s_p95",
+                  "total_s_mean", "end_to_end_tok_s_p50", "new_tokens_mean"]  # fmt: skip
+    ratios = {
+        f"{spec}/{models[0]}": {
+            k: round(summary[spec][k] / base[k], 2) if base[k] else None for k in ratio_keys
+        }
+        for spec in models[1:]
+    }
+    result = {
+        "backend": "llama-cpp",
+        "models": models,
+        "prompts": len(prompts),
+        "max_new_tokens": max_new_tokens,
+        **summary,
+        "ratios": ratios,
+        "runs": runs,
+    }
+    generators.clear()  # free the models before the JSON is printed
+    gc.collect()
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["qwen2.5-0.5b", "smollm2-135m"])
@@ -257,11 +379,22 @@ def main(argv: list[str] | None = None) -> int:
         help="transformers vs llama-cpp on the served prompts of the demo store",
     )
     parser.add_argument("--model", default="qwen2.5-0.5b", help="with --compare-backends")
-    parser.add_argument("--questions", type=int, default=8, help="with --compare-backends")
+    parser.add_argument(
+        "--questions", type=int, default=8, help="with --compare-backends or --compare-models"
+    )
     parser.add_argument(
         "--adapter", help="with --compare-backends: this LoRA folder instead of the store's"
     )
+    parser.add_argument(
+        "--compare-models",
+        nargs="+",
+        metavar="MODEL",
+        help="these models side by side on the llama-cpp backend (ratios are to the first)",
+    )
     args = parser.parse_args(argv)
+    if args.compare_models:
+        # Before torch loads libgomp: llama.cpp's OpenMP threads must sleep, not spin.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     import torch
 
@@ -274,7 +407,15 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
         },
     }
-    if args.compare_backends:
+    if args.compare_models:
+        import llama_cpp
+
+        results["machine"]["llama_cpp_python"] = llama_cpp.__version__
+        results["machine"]["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY")
+        results["compare_models"] = compare_models(
+            args.compare_models, args.questions, args.max_new_tokens
+        )
+    elif args.compare_backends:
         import llama_cpp
 
         results["machine"]["llama_cpp_python"] = llama_cpp.__version__

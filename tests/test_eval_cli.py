@@ -187,6 +187,11 @@ def test_eval_retrieval_reports_each_mode(
     # The unknown id is a miss in every mode, and reported.
     assert result["hybrid"]["recall@5"] <= round(2 / 3, 4)  # reports round to 4 places
     assert any("faq-no-such-thing" in w for w in result["warnings"])
+    # The store's answer calibration comes with it: operating points and held-out figures.
+    calibration = result["calibration"]
+    assert set(calibration["operating_points"]) == {"quote", "answer", "clarify"}
+    assert "answerable_answered" in calibration["validation"]["held_out"]
+    assert "calibration: quote >=" in out
 
 
 def test_eval_retrieval_queries_without_columns_is_a_clear_error(

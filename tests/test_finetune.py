@@ -16,11 +16,6 @@ import pytest
 
 from tests.conftest import TEST_LLM
 
-CASES = [
-    {"id": "ship-abroad", "turns": ["Do you ship outside the USA?"], "expect_all": ["USA"]},
-    {"id": "ship-time", "turns": ["How long does shipping take?"], "expect_all": ["5"]},
-]
-
 
 def _tiny_hyper(**changes):  # type: ignore[no-untyped-def]
     from training.finetune import Hyper
@@ -76,11 +71,10 @@ def run(demo_store: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ig
     # The session's demo store: building a store is the slow part, so it is shared.
     root = tmp_path_factory.mktemp("finetune")
     store = demo_store
-    cases = root / "cases.jsonl"
-    cases.write_text("".join(json.dumps(c) + "\n" for c in CASES))
     out = root / "adapter"
+    # No --cases: the gate judges on cases made from this store's held-out entries.
     manifest = finetune(store, out, logs=_write_log(root / "shopbot.db"), base=TEST_LLM,
-                        hyper=_tiny_hyper(), cases=cases, progress=False,
+                        hyper=_tiny_hyper(), progress=False,
                         log=lambda *a: None)  # fmt: skip
     yield {"store": store, "out": out, "manifest": manifest, "root": root}
     # Other tests serve this store: leave it serving the base model.
@@ -133,6 +127,28 @@ def test_reloaded_adapter_changes_the_model_output(run) -> None:
         with torch.inference_mode():
             logits.append(gen.model(ids).logits[0, -1].float())
     assert not torch.allclose(logits[0], logits[1], atol=1e-3)
+
+
+def test_the_gate_judges_on_cases_made_from_the_trained_store(run) -> None:
+    from knowledge_base.store import load_store
+    from training.answers import held_out_ids, load_cases
+
+    gate_cases = run["out"] / "data" / "gate_cases.jsonl"
+    assert run["manifest"]["gate"]["cases"] == str(gate_cases)
+    cases = load_cases(gate_cases)
+    store = load_store(run["store"])
+    held = set(run["manifest"]["data"]["held_out_for_gate"])
+    assert held and held == held_out_ids(store)
+    # Every held-out entry is asked about (and must be cited); out-of-scope ones too.
+    assert {c.expect_source for c in cases if c.expect_source} == held
+    assert sum(c.category == "unanswerable" for c in cases) >= 4
+    # ... and none of them was trained on.
+    answers = {f.answer.strip() for f in store.faqs if f.id in held}
+    answers |= {p.text.strip() for p in store.passages if p.id in held}
+    rows = [json.loads(line) for f in ("train.jsonl", "val.jsonl") for line in
+            (run["out"] / "data" / f).read_text().splitlines()]  # fmt: skip
+    store_rows = [r for r in rows if r["origin"] in ("faq", "faq-paraphrase", "follow-up")]
+    assert store_rows and not any(r["target"].strip() in answers for r in store_rows)
 
 
 def test_gate_decision_is_recorded_and_pointer_follows_it(run) -> None:

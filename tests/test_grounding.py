@@ -141,7 +141,7 @@ def test_is_supported_accepts_a_faithful_paraphrase() -> None:
             "mostly not from the sources",
         ),
         (
-            "My rules: answer the customer's question ONLY from the numbered passages you are given.",
+            "My rules: answer the customer's question using the store information in the numbered passages.",
             "repeats the system instructions",
         ),
     ],
@@ -169,7 +169,7 @@ def test_build_messages_numbers_passages_and_trims_history() -> None:
 
     system, *turns, last = messages
     assert system["role"] == "system" and "Northwind Outfitters" in system["content"]
-    assert "ONLY from the numbered passages" in system["content"]
+    assert "the store information in the numbered passages" in system["content"]
     assert "USD" in system["content"]
     # Last 3 turns at most, and the current question not duplicated from history.
     assert [t["content"] for t in turns] == ["q4", "q5", "q6", "q7", "q8", "q9"]

@@ -269,3 +269,102 @@ def main(args: Any) -> int:
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print_summary(result)
     return 0
+
+
+# --------------------------------------------------------------------------- cases from a store
+
+# Replies that abstain honestly (the bot's fixed texts and a model's "not sure").
+ABSTAIN_EXPECT = ["not sure", "can't help", "connect you", "person"]
+# One in this many FAQ entries and passages is held out of training for the gate.
+HOLD_OUT_EVERY = 5
+
+
+def held_out_ids(store: Any) -> set[str]:
+    """The FAQ entries and passages kept out of fine-tuning to judge it (stable per id)."""
+    import hashlib
+
+    ids = [f.id for f in store.faqs] + [p.id for p in store.passages]
+    return {i for i in ids if int(hashlib.sha256(i.encode()).hexdigest(), 16) % HOLD_OUT_EVERY == 0}
+
+
+def _key_facts(answer: str, doc_freq: dict[str, int]) -> list[str]:
+    """Strings a correct reply to a question about ``answer`` contains: its numbers,
+    else its rarest words in the store."""
+    numbers = sorted(numbers_in(answer))
+    if numbers:
+        return numbers[:3]
+    words = [w for w in re.findall(r"[A-Za-z]{5,}", answer.lower())]
+    rare = sorted(dict.fromkeys(words), key=lambda w: (doc_freq.get(w, 0), w))
+    return rare[:3]
+
+
+def store_cases(store: Any, seed: int = 0, held_out: set[str] | None = None) -> list[AnswerCase]:
+    """Answer cases made from a store's own held-out entries, plus out-of-scope ones.
+
+    Each held-out FAQ entry and passage (:func:`held_out_ids`) is asked as a
+    customer would (rule paraphrases, knowledge_base/calibration.py) and must
+    be answered with its facts and cited; CLINC150 out-of-scope questions and
+    injection attempts must be abstained on. Used by the fine-tuning gate when
+    no ``--cases`` are given, so a merchant's adapter is judged on that
+    merchant's store, from an installed package as from a checkout.
+    """
+    import random
+
+    from knowledge_base.calibration import (
+        INJECTIONS,
+        document_questions,
+        out_of_scope_questions,
+    )
+
+    rng = random.Random(seed)
+    held_out = held_out_ids(store) if held_out is None else held_out
+    docs = [d for d in store.documents() if d.id in held_out]
+    doc_freq: dict[str, int] = {}
+    for d in store.documents():
+        for w in set(re.findall(r"[A-Za-z]{5,}", d.answer.lower())):
+            doc_freq[w] = doc_freq.get(w, 0) + 1
+    cases = []
+    for doc in docs:
+        questions = document_questions(doc, rng)
+        # Not the FAQ's own wording: a paraphrase, as a customer asks.
+        question = questions[1] if len(questions) > 1 else questions[0]
+        cases.append(
+            AnswerCase(
+                id=f"store-{doc.id}",
+                turns=[question],
+                expect_any=_key_facts(doc.answer, doc_freq),
+                expect_source=doc.id,
+                category=doc.type,
+            )
+        )
+    n_out = max(4, len(cases) // 3)
+    pool = out_of_scope_questions(rng, n_out)
+    asked = pool[: n_out - 2] + rng.sample(list(INJECTIONS), 2)
+    for k, question in enumerate(asked):
+        cases.append(
+            AnswerCase(
+                id=f"out-of-scope-{k:02d}",
+                turns=[question],
+                expect_any=list(ABSTAIN_EXPECT),
+                category="unanswerable",
+            )
+        )
+    return cases
+
+
+def write_cases(path: Path, cases: list[AnswerCase]) -> None:
+    """Answer cases as JSONL (the format :func:`load_cases` reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for c in cases:
+            row = {
+                "id": c.id,
+                "category": c.category,
+                "turns": c.turns,
+                "expect_all": c.expect_all,
+                "expect_any": c.expect_any,
+                "forbid": c.forbid,
+                "expect_handoff": c.expect_handoff,
+                "expect_source": c.expect_source,
+            }
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -135,12 +135,16 @@ def _example(question: str, hits: list[Any], history: list[dict], settings: Any,
 
 
 def store_examples(store: Any, index: Any, report: DataReport, min_score: float = 0.4,
-                   paraphrases: int = 4, seed: int = 0) -> list[dict[str, Any]]:  # fmt: skip
-    """Grounded examples from the store's FAQ, policy passages and products."""
+                   paraphrases: int = 4, seed: int = 0,
+                   exclude: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:  # fmt: skip
+    """Grounded examples from the store's FAQ, policy passages and products.
+
+    ``exclude``: FAQ and passage ids held out (the gate's cases ask about them).
+    """
     rng = random.Random(seed)
     settings = store.settings
     out: list[dict[str, Any]] = []
-    faqs = list(store.faqs)
+    faqs = [f for f in store.faqs if f.id not in exclude]
     for faq in faqs:
         for k, question in enumerate(_variants(faq.question, paraphrases)):
             hits = _used_hits(index, question, min_score)
@@ -150,7 +154,7 @@ def store_examples(store: Any, index: Any, report: DataReport, min_score: float 
             origin = "faq" if k == 0 else "faq-paraphrase"
             out.append(_example(question, hits, [], settings, faq.answer, origin))
             report.add(origin)
-    for passage in store.passages:
+    for passage in (p for p in store.passages if p.id not in exclude):
         # "Shipping and delivery — Overnight shipping": ask about the subsection.
         title = re.split(r" > | — ", passage.title)[-1].strip()
         for template in _PASSAGE_QUESTIONS:

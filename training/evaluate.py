@@ -67,6 +67,8 @@ def eval_retrieval(args: argparse.Namespace) -> dict[str, Any]:
     known = {d.id for d in index.documents}
     unknown = sorted({expected for _, expected in queries if expected not in known})
     result = evaluate_retrieval(index, queries)
+    # The store's answer calibration: its operating points and held-out figures.
+    result["calibration"] = artifacts.manifest.get("calibration")
     if unknown:
         result["warnings"] = [f"expected ids not in the store: {', '.join(unknown[:20])}"]
     return result
@@ -78,12 +80,25 @@ def main(args: argparse.Namespace) -> int:
     _write(result, args.json)
     summary = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
     print(json.dumps(summary if summary else result, indent=2, ensure_ascii=False))
+    calibration = result.pop("calibration", None) if args.what == "retrieval" else None
     for key, value in result.items():
         if isinstance(value, dict) and args.what == "retrieval":
             print(
                 f"{key:>8}: "
                 + "  ".join(f"{m}={v:.3f}" for m, v in value.items() if isinstance(v, float))
             )
+    if calibration:
+        points = calibration["operating_points"]
+        print(
+            "calibration: quote >= {quote}, answer >= {answer}, clarify >= {clarify}".format(
+                **points
+            )
+            + (" (conservative)" if calibration.get("conservative") else "")
+        )
+        for name, value in calibration.get("validation", {}).get("held_out", {}).items():
+            print(f"  held out: {name} {value}")
+        for warning in calibration.get("warnings", []):
+            print(f"warning: {warning}")
     for warning in result.get("warnings", []):
         print(f"warning: {warning}")
     return 0

@@ -13,8 +13,10 @@ One run, top to bottom:
    where an interrupted run stopped;
 4. the adapter and its manifest (``shopbot-adapter.json``: data counts, base
    model, hyper-parameters, losses, timings) are saved to ``OUT``;
-5. the gate: the held-out answer cases are run for the store's current model
-   and for the new adapter; the adapter becomes active only if its pass rate
+5. the gate: answer cases are run for the store's current model and for the
+   new adapter: ``--cases``, or by default cases made from this store's own
+   FAQ entries and passages held out of training (one in five) and
+   out-of-scope questions (``training.answers.store_cases``); the adapter becomes active only if its pass rate
    is higher and its ungrounded numbers are not more. Otherwise it stays in
    ``OUT``, inactive, and the report says why.
 """
@@ -32,11 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters import MANIFEST_NAME, activate, active_adapter
+from bot.grounding import PROMPT_VERSION
 from training import datasets
-
-DEFAULT_CASES = (
-    Path(__file__).resolve().parent.parent / "tests" / "data" / "answer_cases_heldout.jsonl"
-)
 
 
 class FinetuneError(ValueError):
@@ -103,9 +102,18 @@ def build_data(store_dir: Path, logs: Path | None, out: Path, hyper: Hyper,
                 "training: fine-tuning uses knowledge answers rated +1 and human agents' answers "
                 f"after a handoff (dropped: {report.dropped or 'no rated or agent turns'})."
             )
+    held_out: set[str] = set()
     if include_store:
+        from training.answers import held_out_ids, store_cases, write_cases
+
+        # One in five FAQ entries and passages stays out of training; the gate asks about them.
+        held_out = held_out_ids(artifacts.store)
         examples += datasets.store_examples(
-            artifacts.store, index, report, paraphrases=hyper.paraphrases, seed=hyper.seed
+            artifacts.store, index, report, paraphrases=hyper.paraphrases, seed=hyper.seed,
+            exclude=held_out,
+        )  # fmt: skip
+        write_cases(
+            out / "data" / "gate_cases.jsonl", store_cases(artifacts.store, held_out=held_out)
         )
     examples = datasets.deduplicate(examples, report)
     if not examples:
@@ -113,7 +121,7 @@ def build_data(store_dir: Path, logs: Path | None, out: Path, hyper: Hyper,
     train, val = datasets.split(examples, hyper.val_fraction)
     datasets.write_jsonl(out / "data" / "train.jsonl", train)
     datasets.write_jsonl(out / "data" / "val.jsonl", val)
-    return {"train": train, "val": val, "report": report}
+    return {"train": train, "val": val, "report": report, "held_out": sorted(held_out)}
 
 
 def tokenize(
@@ -424,9 +432,16 @@ def finetune(store_dir: str | Path, out: str | Path, logs: str | Path | None = N
 
     hyper = hyper or Hyper()
     store_dir, out = Path(store_dir).resolve(), Path(out).resolve()
-    cases_path = Path(cases) if cases else DEFAULT_CASES
-    if gate and not cases_path.is_file():
+    # The gate's cases: --cases, else cases made from this store's held-out entries
+    # (written to OUT/data/gate_cases.jsonl by build_data).
+    cases_path = Path(cases) if cases else out.resolve() / "data" / "gate_cases.jsonl"
+    if gate and cases and not cases_path.is_file():
         raise FinetuneError(f"{cases_path}: no such answer-cases file for the gate (--cases)")
+    if gate and not cases and not include_store:
+        raise FinetuneError(
+            "the gate needs answer cases: pass --cases, or train on the store's data too "
+            "(its held-out entries make the cases)"
+        )
     try:
         folder = ensure_hf_folder(resolve_model(base))
     except ModelLoadError as exc:
@@ -452,6 +467,8 @@ def finetune(store_dir: str | Path, out: str | Path, logs: str | Path | None = N
         return {"made_by": "shopbot finetune", "stopped_early": True, "metrics": metrics}
     manifest: dict[str, Any] = {
         "made_by": "shopbot finetune",
+        # The prompt rules the examples were made with (bot.grounding.SYSTEM_PROMPTS).
+        "prompt_version": PROMPT_VERSION,
         "base_model": base,
         "base_model_folder": str(folder),
         "store": str(store_dir),
@@ -463,6 +480,7 @@ def finetune(store_dir: str | Path, out: str | Path, logs: str | Path | None = N
             "by_origin": report.counts,
             "dropped": report.dropped,
             "log_turns": report.log_turns,
+            "held_out_for_gate": data["held_out"],
         },
         "hyper_parameters": {
             **asdict(hyper),
