@@ -101,13 +101,19 @@ class KnowledgeAnswerer:
         hits: Sequence[Any],
         history: Sequence[dict[str, str]] | None,
         settings: Any,
+        fallback: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield token / replace / final events for a grounded answer; never raises."""
+        """Yield token / replace / final events for a grounded answer; never raises.
+
+        ``fallback``: what to say when the model's reply is refused (or there is
+        none); by default a quotation of the best passage, which the caller
+        replaces with an honest "not sure" when the passages may not answer.
+        """
         hits = list(hits)
         # Grounding evidence: the passages the model sees and the store's
         # settings, never the customer's words.
         sources = source_texts(hits, settings)
-        extractive = extractive_answer(hits)
+        extractive = extractive_answer(hits) if fallback is None else fallback
         final: dict[str, Any] = {
             "type": "final",
             "text": extractive,

@@ -606,14 +606,25 @@ class Bot:
                     buttons=[offer] if offer else None,
                 )
                 return
+            # Below the quote point the passages may not answer: when the model's
+            # reply is refused, say so honestly rather than quote a near miss.
+            unsure = None
+            if decision != "quote":
+                key = "oos" if out_of_scope else "low_confidence"
+                unsure = TEXTS[key].format(store=self.settings.name)
             async for event in self.answerer.stream(
-                turn.text, used, turn.conv.history[-4:], self.settings
+                turn.text, used, turn.conv.history[-4:], self.settings, fallback=unsure
             ):
                 if event["type"] == "final":
                     final = event
                 else:
                     yield event
         turn.fallback = bool(final.get("fallback"))
+        if turn.fallback and unsure is not None:
+            turn.action = "action_abstain"
+            turn.say(unsure, buttons=HANDOFF_BUTTONS)
+            turn.slots["offered_handoff"] = True
+            return
         turn.say(final.get("text") or used[0].answer, buttons=[offer] if offer else None)
 
     # -- business actions ---------------------------------------------------

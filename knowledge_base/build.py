@@ -100,6 +100,7 @@ def _input_fingerprint(store: Store, encoder_name: str) -> dict[str, Any]:
     for f in sorted(set(files)):
         key = str(f.relative_to(store.path)) if f.is_relative_to(store.path) else str(f)
         inputs[key] = _sha256(f)
+    from knowledge_base.calibration import CALIBRATION_FORMAT
     from training.intents import FORMAT_VERSION as INTENT_MODEL_VERSION
 
     shipped = {p.name: _sha256(p) for p in sorted(SHIPPED_DATA.glob("*.csv"))}
@@ -107,6 +108,7 @@ def _input_fingerprint(store: Store, encoder_name: str) -> dict[str, Any]:
         "format": BUILD_FORMAT,
         # A new intent model format (say, kNN support vectors) retrains existing builds.
         "intent_model_version": INTENT_MODEL_VERSION,
+        "calibration_format": CALIBRATION_FORMAT,
         "encoder": encoder_name,
         "inputs": inputs,
         "shipped_training_data": shipped,

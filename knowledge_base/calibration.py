@@ -17,8 +17,8 @@ questions made from the store itself:
 - **out of scope**: CLINC150's out-of-scope queries (shipped in
   ``knowledge_base/data/oos.csv``) and injection attempts.
 
-A logistic model over the hit features (``FEATURES``: the best cosine, its
-lexical coverage, the margin to the runner-up, the hit type) gives the
+A logistic model over the hit features (``FEATURES``: the best cosine and its
+margin over the runner-up) gives the
 probability that the best hit answers the question. The operating points are
 then chosen from the *negatives*' side, because rule paraphrases are easier than
 real customers' questions and a point chosen from them would ask too much:
@@ -56,12 +56,20 @@ from typing import Any
 
 import numpy as np
 
-CALIBRATION_FORMAT = 1
-FEATURES = ("dense", "lexical", "margin", "is_faq", "is_passage", "is_product")
+CALIBRATION_FORMAT = 3
+# Measured on the 7 dev stores' cases (the decision alone, no chat model): lexical
+# coverage and the hit type made the model worse on real customers' questions
+# (demo store: 22 of 35 answerable questions reached an answer with them, 34 without),
+# because rule-made paraphrases keep the store's words and real customers do not.
+FEATURES = ("dense", "margin")
 # Risk tolerances (shares of questions of each kind allowed past a point).
 OOD_ANSWER_RATE = 0.04
 OOD_QUOTE_RATE = 0.01
-NEAR_MISS_QUOTE_RATE = 0.15
+# Chosen on the 7 dev stores' cases, leave one store out: for every store, the rate
+# best on the other six (0.15, 0.25, 0.35 tried) was 0.35. Scoring each store's
+# quoted FAQ answers against its cases, 0.15 -> 0.35 quoted 37 -> 65 answerable
+# questions correctly, 2 -> 4 wrongly, and out-of-scope ones 1 -> 2.
+NEAR_MISS_QUOTE_RATE = 0.35
 OOD_CLARIFY_RATE = 0.10
 # Below this many FAQ entries + passages a store is not calibrated, only floored.
 MIN_DOCUMENTS = 8
@@ -223,18 +231,7 @@ def hit_features(hits: Sequence[Any]) -> np.ndarray:
     """The feature vector (``FEATURES``) of a ranked hit list."""
     best = hits[0]
     second = hits[1].dense if len(hits) > 1 else 0.0
-    kind = getattr(best, "type", "")
-    return np.array(
-        [
-            float(best.dense),
-            float(getattr(best, "lexical", 0.0)),
-            float(best.dense) - float(second),
-            float(kind == "faq"),
-            float(kind == "passage"),
-            float(kind == "product"),
-        ],
-        dtype=np.float64,
-    )
+    return np.array([float(best.dense), float(best.dense) - float(second)], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- questions

@@ -161,3 +161,32 @@ def test_an_faq_with_an_empty_answer_is_refused_naming_file_and_line(tmp_path: P
         StoreError, match=r"faq\.jsonl line 2: field 'answer' is required but empty"
     ):
         load_store(root)
+
+
+async def test_a_refused_reply_below_the_quote_point_abstains_instead_of_quoting(
+    demo_bot,
+) -> None:
+    """A near miss the model answers with made-up facts: no quotation of the wrong entry."""
+    import uuid
+
+    from tests.test_generation import ScriptedGenerator
+
+    question = "what will the weather be like in Leipzig this weekend?"
+    hits = demo_bot.index.search(question, 5)
+    decision, p = demo_bot.calibration.decide(hits)
+    saved = demo_bot.answerer.generator, demo_bot.calibration.answer
+    # Make the bot compose for this question whatever the store's points are.
+    demo_bot.calibration.answer = min(demo_bot.calibration.answer, p)
+    demo_bot.answerer.generator = ScriptedGenerator(
+        ["It will be sunny in Leipzig on Saturday with 25 degrees and light wind."]
+    )
+    try:
+        if demo_bot.calibration.decide(hits)[0] != "answer":
+            pytest.skip(f"the question reaches the quote point on this store ({decision})")
+        reply = await demo_bot.handle(f"cal-{uuid.uuid4().hex[:8]}", question)
+    finally:
+        demo_bot.answerer.generator, demo_bot.calibration.answer = saved
+    assert reply.action == "action_abstain", reply
+    assert "25" not in reply.text and "sunny" not in reply.text
+    assert hits[0].answer[:40] not in reply.text  # the near miss is not quoted either
+    assert any(b["payload"] == "/handoff" for m in reply.messages for b in m.get("buttons", []))
