@@ -81,6 +81,18 @@ async def started_client(config, bot):  # type: ignore[no-untyped-def]
     return client
 
 
+@contextmanager
+def model_answers(bot):  # type: ignore[no-untyped-def]
+    """The chat model composes every knowledge answer while inside (no curated FAQ
+    quotes): for tests about generation, whatever the store's quote point."""
+    saved = bot.calibration.quote
+    bot.calibration.quote = float("inf")
+    try:
+        yield bot
+    finally:
+        bot.calibration.quote = saved
+
+
 def copy_demo_store(dst: Path) -> Path:
     """A writable copy of the demo store without its built artifacts."""
     shutil.copytree(DEMO_STORE, dst, ignore=shutil.ignore_patterns(".shopbot"))

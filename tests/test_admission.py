@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.admission import GenerationGate
 from bot.server import create_app
+from tests.conftest import model_answers
 
 QUESTION = "how long does it take to get my money back after a return?"
 
@@ -68,6 +69,8 @@ async def test_questions_beyond_capacity_get_a_busy_reply_with_the_store_answer(
     demo_bot.generation_gate = GenerationGate(concurrency=1, queue_size=0, timeout=0)
     client = TestClient(TestServer(create_app(demo_config, bot=demo_bot), port=0))
     await client.start_server()
+    composing = model_answers(demo_bot)
+    composing.__enter__()
     try:
 
         async def ask() -> dict:
@@ -93,5 +96,6 @@ async def test_questions_beyond_capacity_get_a_busy_reply_with_the_store_answer(
         assert 'shopbot_generation_busy_total{reason="queue_full"} 0' not in metrics
         assert "shopbot_generation_admitted_total" in metrics
     finally:
+        composing.__exit__(None, None, None)
         demo_bot.generation_gate = saved
         await client.close()
