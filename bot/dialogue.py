@@ -34,7 +34,7 @@ from bot.admission import GenerationGate
 from bot.config import Config
 from bot.consent import Answer, classify
 from bot.escalation import offer_handoff_if_needed
-from bot.grounding import extractive_answer
+from bot.grounding import extractive_answer, hit_source_text
 from bot.storage import Conversation, ConversationStore, TurnRecord, identity_key
 from knowledge_base.calibration import Calibration, conservative
 
@@ -524,6 +524,16 @@ class Bot:
         """
         return hits[:3]
 
+    def _abstain_text(self, out_of_scope: bool) -> str:
+        key = "oos" if out_of_scope else "low_confidence"
+        return TEXTS[key].format(store=self.settings.name)
+
+    def _abstain(self, turn: _Turn, out_of_scope: bool) -> None:
+        """Say honestly that the store's information does not answer; offer a person."""
+        turn.action = "action_abstain"
+        turn.say(self._abstain_text(out_of_scope), buttons=HANDOFF_BUTTONS)
+        turn.slots["offered_handoff"] = True
+
     def _composes(self) -> bool:
         """Whether a chat model writes knowledge answers (else they are quotations)."""
         return getattr(getattr(self.answerer, "generator", None), "name", "none") != "none"
@@ -550,10 +560,7 @@ class Bot:
         # beside the FAQ "How much does shipping cost?") gets the clarifying question
         # below, not a refusal: the customer picks the entry or a person.
         if best is None or decision == "abstain":
-            turn.action = "action_abstain"
-            key = "oos" if out_of_scope else "low_confidence"
-            turn.say(TEXTS[key].format(store=self.settings.name), buttons=HANDOFF_BUTTONS)
-            turn.slots["offered_handoff"] = True
+            self._abstain(turn, out_of_scope)
             return
         if decision == "clarify":
             turn.action = "action_clarify"
@@ -583,12 +590,14 @@ class Bot:
             await self._run(turn, "action_product_search")
             turn.sources = [best.source()]
             return
-        if decision == "quote" and best.type == "faq" and best.answer.strip():
-            # The merchant's own answer to this question, sent as written (curated reply).
+        # The merchant's own answer to this question, sent as written (a curated
+        # reply), less any sentence addressing the assistant (store text is data).
+        curated = hit_source_text(best) if decision == "quote" and best.type == "faq" else ""
+        if curated:
             turn.action = "action_answer_curated"
             turn.sources = [best.source()]
-            yield {"type": "token", "text": best.answer}
-            turn.say(best.answer, buttons=[offer] if offer else None)
+            yield {"type": "token", "text": curated}
+            turn.say(curated, buttons=[offer] if offer else None)
             return
         used = self.answer_sources(hits)
         turn.action = "action_answer"
@@ -608,10 +617,7 @@ class Bot:
                 return
             # Below the quote point the passages may not answer: when the model's
             # reply is refused, say so honestly rather than quote a near miss.
-            unsure = None
-            if decision != "quote":
-                key = "oos" if out_of_scope else "low_confidence"
-                unsure = TEXTS[key].format(store=self.settings.name)
+            unsure = self._abstain_text(out_of_scope) if decision != "quote" else None
             async for event in self.answerer.stream(
                 turn.text, used, turn.conv.history[-4:], self.settings, fallback=unsure
             ):
@@ -621,9 +627,7 @@ class Bot:
                     yield event
         turn.fallback = bool(final.get("fallback"))
         if turn.fallback and unsure is not None:
-            turn.action = "action_abstain"
-            turn.say(unsure, buttons=HANDOFF_BUTTONS)
-            turn.slots["offered_handoff"] = True
+            self._abstain(turn, out_of_scope)
             return
         turn.say(final.get("text") or used[0].answer, buttons=[offer] if offer else None)
 

@@ -212,6 +212,7 @@ def test_a_bot_on_the_openai_backend_answers_through_the_engine(engine, demo_con
     )
     bot = load_bot_sync(config, progress=False)
     bot.answerer.max_new_tokens = 32  # enough to show the path; keeps the test short
+    bot.calibration.quote = float("inf")  # the model composes (no curated FAQ quote)
     before = get(engine.url + "/health")["admitted"]
     try:
         assert bot.answerer.generator.name == "openai:smollm2-135m"
@@ -220,6 +221,7 @@ def test_a_bot_on_the_openai_backend_answers_through_the_engine(engine, demo_con
         )
     finally:
         bot.conversations.close()
-    assert reply.action == "action_answer"
-    assert reply.text.strip() and reply.sources
+    # The model's reply, or, refused by the grounding checks, an honest "not sure".
+    assert reply.action in ("action_answer", "action_abstain"), reply.action
+    assert reply.text.strip()
     assert get(engine.url + "/health")["admitted"] == before + 1  # the engine generated it

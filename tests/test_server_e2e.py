@@ -66,7 +66,8 @@ async def test_health_and_demo_page(client):
 
 async def test_faq_answer_cites_its_source(client):
     data = await say(client, "faq-1", "how long does it take to get my money back after a return?")
-    assert data["action"] == "action_answer"
+    # Composed by the model, or the merchant's own FAQ answer when the match is confident.
+    assert data["action"] in ("action_answer", "action_answer_curated"), data["action"]
     ids = [s["id"] for s in data["sources"]]
     assert any(i in ids for i in ("faq-return-refund-time", "faq-refund-timing")), ids
     text = reply_text(data)
@@ -167,13 +168,18 @@ async def test_ambiguous_question_gets_a_clarifying_question_with_candidate_butt
     assert data["action"] != "action_clarify" and data["handoff"] is False
 
 
-async def test_off_topic_wording_of_a_store_question_is_clarified_not_refused(client):
+async def test_off_topic_wording_of_a_store_question_is_answered_or_clarified_not_refused(
+    client,
+):
     # The intent model calls this out of scope, but the FAQ has the answer: the
-    # customer is offered the matching entry, never just refused.
+    # customer gets it, or is offered the matching entry, never just refused.
     data = await say(client, "clarify-oos", "how much is delivery")
-    assert data["action"] == "action_clarify"
-    titles = [b["title"] for m in data["messages"] for b in m.get("buttons", [])]
-    assert any("shipping cost" in t.lower() for t in titles)
+    assert data["action"] in ("action_clarify", "action_answer", "action_answer_curated")
+    if data["action"] == "action_clarify":
+        titles = [b["title"] for m in data["messages"] for b in m.get("buttons", [])]
+        assert any("shipping cost" in t.lower() for t in titles)
+    else:
+        assert any(s["id"] == "faq-shipping-cost" for s in data["sources"]), data["sources"]
 
 
 async def test_handoff_on_request(client):
@@ -315,7 +321,11 @@ async def test_a_question_about_the_rules_is_answered_with_a_button_for_the_acti
     # the policy answers it (no verification asked for), and one click starts
     # the action itself.
     data = await say(client, f"rules-{offer}", question)
-    assert data["action"] in ("action_answer", "action_answer_busy"), data["action"]
+    assert data["action"] in (
+        "action_answer",
+        "action_answer_busy",
+        "action_answer_curated",
+    ), data["action"]
     assert data["sources"] and all(s["type"] != "product" for s in data["sources"])
     buttons = [b for m in data["messages"] for b in m.get("buttons", [])]
     assert [b["title"] for b in buttons] == [offer]
