@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from knowledge_base.cache import cache_root
 from knowledge_base.store import Store, load_store
 
 BUILD_FORMAT = 2
@@ -64,15 +65,6 @@ class Artifacts:
         return self.root / "shopbot.db"
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("SHOPBOT_CACHE_DIR", Path.home() / ".cache" / "shopbot"))
-
-
-def _ensure(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def artifacts_dir(store_dir: Path) -> Path:
     """``STORE/.shopbot``, or a per-user cache folder when the store is read-only."""
     store_dir = Path(store_dir).resolve()
@@ -80,7 +72,7 @@ def artifacts_dir(store_dir: Path) -> Path:
     if os.access(store_dir, os.W_OK) or (local.exists() and os.access(local, os.W_OK)):
         return local
     digest = hashlib.sha256(str(store_dir).encode()).hexdigest()[:16]
-    return _cache_root() / "stores" / f"{store_dir.name}-{digest}"
+    return cache_root() / "stores" / f"{store_dir.name}-{digest}"
 
 
 def _sha256(path: Path) -> str:
@@ -200,7 +192,7 @@ def _build_into(
             [fingerprint["intent_model_version"], encoder.name, texts, labels], ensure_ascii=False
         ).encode()
     ).hexdigest()[:24]
-    cached = _cache_root() / "intent-models" / digest
+    cached = cache_root() / "intent-models" / digest
     if (cached / "DONE").is_file():
         shutil.copytree(cached, out / "intents", ignore=shutil.ignore_patterns("DONE"))
         if progress:
@@ -210,7 +202,8 @@ def _build_into(
         classifier.save(out / "intents")
         staging: Path | None = None
         try:  # best effort: a read-only cache only costs the next build time
-            staging = Path(tempfile.mkdtemp(prefix="intents.tmp-", dir=_ensure(cached.parent)))
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix="intents.tmp-", dir=cached.parent))
             shutil.copytree(out / "intents", staging, dirs_exist_ok=True)
             (staging / "DONE").write_text("ok")
             os.replace(staging, cached)

@@ -353,21 +353,23 @@ def _share(p: np.ndarray, t: float) -> float:
     return round(float(np.mean(p >= t)), 4) if len(p) else 0.0
 
 
+def _progress(items: list[Any], desc: str, unit: str, show: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit=unit, disable=not show)
+
+
 def calibrate(index: Any, seed: int = 0, progress: bool = False) -> Calibration:
     """Calibrate answer decisions for the store behind ``index`` (see the module docstring)."""
     rng = random.Random(seed)
-    docs = [d for d in index.documents]
+    docs = list(index.documents)
     knowledge = [d for d in docs if d.type in ("faq", "passage")]
     ood_questions = out_of_scope_questions(rng)
 
     def search(q: str) -> list[Any]:
         return index.search(q, 6)
 
-    iterator: Any = ood_questions
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(ood_questions, desc="calibrating (out of scope)", unit="q")
+    iterator = _progress(ood_questions, "calibrating (out of scope)", "q", progress)
     ood = [hit_features(h) for q in iterator if (h := search(q)[:5])]
     x_ood = np.array(ood) if ood else np.zeros((0, len(FEATURES)))
 
@@ -390,12 +392,9 @@ def calibrate(index: Any, seed: int = 0, progress: bool = False) -> Calibration:
     products = [d for d in docs if d.type == "product"]
     sampled = knowledge + rng.sample(products, min(len(products), max(20, len(knowledge))))
     rows: list[tuple[int, np.ndarray, int, str]] = []  # (group, features, label, kind)
-    iterator = list(enumerate(sampled))
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, desc="calibrating (store questions)", unit="doc")
-    for group, doc in iterator:
+    for group, doc in _progress(
+        list(enumerate(sampled)), "calibrating (store questions)", "doc", progress
+    ):
         for q in document_questions(doc, rng):
             hits = search(q)
             if not hits:

@@ -293,8 +293,8 @@ def _key_facts(answer: str, doc_freq: dict[str, int]) -> list[str]:
     numbers = sorted(numbers_in(answer))
     if numbers:
         return numbers[:3]
-    words = [w for w in re.findall(r"[A-Za-z]{5,}", answer.lower())]
-    rare = sorted(dict.fromkeys(words), key=lambda w: (doc_freq.get(w, 0), w))
+    words = dict.fromkeys(re.findall(r"[A-Za-z]{5,}", answer.lower()))
+    rare = sorted(words, key=lambda w: (doc_freq.get(w, 0), w))
     return rare[:3]
 
 
