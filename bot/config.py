@@ -47,6 +47,9 @@ class Config:
     # answer_min_score, ask which entry was meant at or above clarify_min_score.
     answer_min_score: float | None = None
     clarify_min_score: float | None = None
+    # A confident FAQ match gets the merchant's own answer as written (a curated
+    # reply, streamed at once); false: the chat model composes every knowledge answer.
+    curated_answers: bool = True
     # Per-sender requests per minute (0 = unlimited); each client address gets ten times
     # this on /api/chat and on each other public route (bot/server.py ROUTE_LIMITS).
     rate_limit_per_minute: int = 60

@@ -34,7 +34,7 @@ from bot.admission import GenerationGate
 from bot.config import Config
 from bot.consent import Answer, classify
 from bot.escalation import offer_handoff_if_needed
-from bot.grounding import extractive_answer, hit_source_text
+from bot.grounding import answer_sources, extractive_answer, hit_source_text
 from bot.storage import Conversation, ConversationStore, TurnRecord, identity_key
 from knowledge_base.calibration import Calibration, conservative
 
@@ -469,9 +469,9 @@ class Bot:
         # A new request.
         if self._asks_for_person(turn):
             await self._run(turn, "action_handoff")
-        elif policy_hits := await self._policy_question_hits(turn, intent, confident):
+        elif policy := await self._policy_question(turn, intent, confident):
             offer = ACTION_OFFERS.get(intent) if confident else None
-            async for event in self._knowledge(turn, False, policy_hits, offer):
+            async for event in self._knowledge(turn, False, policy, offer):
                 yield event
         elif confident and intent in ORDER_STATUS_INTENTS:
             await self._start(turn, "action_order_status")
@@ -493,8 +493,11 @@ class Bot:
                 yield event
 
     # -- knowledge answers --------------------------------------------------
-    async def _policy_question_hits(self, turn: _Turn, intent: str, confident: bool) -> list[Any]:
-        """The knowledge hits when this message asks about the rules, not for an action.
+    async def _policy_question(
+        self, turn: _Turn, intent: str, confident: bool
+    ) -> tuple[list[Any], str] | None:
+        """The knowledge hits and the calibration's decision on them, when this
+        message asks about the rules, not for an action.
 
         Only where the intent would otherwise start an order action or a product
         search, the message names no order, is phrased as a general question,
@@ -505,24 +508,19 @@ class Bot:
             ORDER_STATUS_INTENTS | CANCEL_INTENTS | RETURN_INTENTS | PRODUCT_INTENTS
         )
         if not (routes_to_action or self._mentions_product(turn)) or turn.entity("order_id"):
-            return []
+            return None
         if not GENERAL_QUESTION_RE.search(turn.text) or SPECIFIC_ORDER_RE.search(turn.text):
-            return []
+            return None
         hits = await asyncio.to_thread(self.index.search, turn.text, 5)
         best = hits[0] if hits else None
         if best is None or best.type == "product":
-            return []
+            return None
         decision, _ = self.calibration.decide(hits, self._composes())
-        return hits if decision in ("quote", "answer") else []
+        return (hits, decision) if decision in ("quote", "answer") else None
 
     def answer_sources(self, hits: list[Any]) -> list[Any]:
-        """The hits a composed answer is grounded in: the best three.
-
-        The runner-ups go to the model too: a customer's own words put the
-        entry that answers second or third often enough (recall@1 0.84, @5
-        0.98 on the demo store), and the model reads which one answers.
-        """
-        return hits[:3]
+        """The hits a composed answer is grounded in (``grounding.answer_sources``)."""
+        return answer_sources(hits)
 
     def _abstain_text(self, out_of_scope: bool) -> str:
         key = "oos" if out_of_scope else "low_confidence"
@@ -542,20 +540,23 @@ class Bot:
         self,
         turn: _Turn,
         out_of_scope: bool,
-        hits: list[Any] | None = None,
+        decided: tuple[list[Any], str] | None = None,
         offer: dict[str, str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Answer from the store's knowledge, ask which entry was meant, or abstain.
 
-        ``offer``: a button that starts the action the question was about, shown
-        under the answer ("Start a return" under the return policy).
+        ``decided``: the hits and the calibration's decision when the caller has
+        them already. ``offer``: a button that starts the action the question was
+        about, shown under the answer ("Start a return" under the return policy).
         """
-        if hits is None:
-            hits = await asyncio.to_thread(self.index.search, turn.text, 5)
-        best = hits[0] if hits else None
         generates = self._composes()
-        # The store's own calibration (knowledge_base/calibration.py) decides.
-        decision, _ = self.calibration.decide(hits, generates)
+        if decided is None:
+            hits = await asyncio.to_thread(self.index.search, turn.text, 5)
+            # The store's own calibration (knowledge_base/calibration.py) decides.
+            decision, _ = self.calibration.decide(hits, generates)
+        else:
+            hits, decision = decided
+        best = hits[0] if hits else None
         # An out-of-scope intent with a plausible store match ("how much is delivery"
         # beside the FAQ "How much does shipping cost?") gets the clarifying question
         # below, not a refusal: the customer picks the entry or a person.
@@ -592,7 +593,8 @@ class Bot:
             return
         # The merchant's own answer to this question, sent as written (a curated
         # reply), less any sentence addressing the assistant (store text is data).
-        curated = hit_source_text(best) if decision == "quote" and best.type == "faq" else ""
+        quotes = decision == "quote" and best.type == "faq" and self.config.curated_answers
+        curated = hit_source_text(best) if quotes else ""
         if curated:
             turn.action = "action_answer_curated"
             turn.sources = [best.source()]

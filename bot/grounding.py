@@ -127,6 +127,18 @@ def _truncate(text: str, limit: int) -> str:
     return cut[: end + 1] if end > limit // 2 else cut.rsplit(" ", 1)[0] + " ..."
 
 
+def answer_sources(hits: Sequence[Any]) -> list[Any]:
+    """The hits a composed answer is grounded in: the best three.
+
+    The runner-ups go to the model too: a customer's own words put the entry
+    that answers second or third often enough (recall@1 0.84, @5 0.98 on the
+    demo store), and the model reads which one answers. Serving
+    (``Bot.answer_sources``) and the training examples (training/datasets.py)
+    both use this, so an adapter is trained on the prompts it is served.
+    """
+    return list(hits[:3])
+
+
 def build_messages(
     question: str,
     hits: Sequence[Any],

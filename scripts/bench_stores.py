@@ -40,14 +40,40 @@ DEMO = (
 ABSTAIN_CATEGORIES = {"unanswerable", "injection"}
 
 
-def dev_stores() -> list[tuple[str, Path, Path]]:
-    """(name, store dir, cases file) of the demo store and every dev store."""
-    out = [DEMO]
+def dev_stores() -> list[tuple[str, Path, list[Path]]]:
+    """(name, store dir, case files) of the demo store and every dev store.
+
+    A store's cases are ``<name>.cases.jsonl`` and, for a store with a catalogue,
+    ``<name>.product_cases.jsonl`` (questions about its products, which must
+    reach the catalogue while policy questions naming a product must not).
+    """
+    out = [(DEMO[0], DEMO[1], [DEMO[2]])]
     for cases in sorted(STORES_DIR.glob("*.cases.jsonl")):
         name = cases.name.removesuffix(".cases.jsonl")
         if (STORES_DIR / name / "store.toml").is_file():
-            out.append((name, STORES_DIR / name, cases))
+            extra = STORES_DIR / f"{name}.product_cases.jsonl"
+            out.append((name, STORES_DIR / name, [cases] + ([extra] if extra.is_file() else [])))
     return out
+
+
+def routing(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where questions went: product questions to the catalogue, knowledge questions not.
+
+    ``product_to_catalog``: the share of product cases answered by the catalogue
+    action; ``knowledge_to_catalog``: the number of policy / FAQ / unanswerable
+    cases sent to the catalogue instead of the store's knowledge.
+    """
+    product = [r for r in rows if r["category"] == "product"]
+    knowledge = [r for r in rows if r["category"] in ("policy", "faq", "unanswerable")]
+    return {
+        "product_cases": len(product),
+        "product_to_catalog": round(
+            sum(r["action"] == "action_product_search" for r in product) / len(product), 4
+        )
+        if product
+        else None,
+        "knowledge_to_catalog": sum(r["action"] == "action_product_search" for r in knowledge),
+    }
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -86,6 +112,7 @@ def store_figures(name: str, result: dict[str, Any], manifest: dict[str, Any]) -
         if answers
         else 0.0,
         "ungrounded_numbers": result["ungrounded_numbers"],
+        **routing(rows),
         "turn_ms_p50": _pct(turn_ms, 0.5),
         "turn_ms_p95": _pct(turn_ms, 0.95),
         "curated_turn_ms_p95": _pct(curated_ms, 0.95),
@@ -116,7 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     generators: dict[tuple[str, str], Any] = {}
     rows = []
     started = time.perf_counter()
-    for name, store_dir, cases_path in stores:
+    for name, store_dir, case_files in stores:
         config = Config(
             store_dir=store_dir,
             llm_backend=args.llm_backend,
@@ -134,7 +161,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             generators[key] = load_generator_from_config(config)
         bot = eval_bot(config, generator=generators[key], progress=not args.quiet)
         try:
-            result = asyncio.run(evaluate_bot(bot, load_cases(cases_path), progress=not args.quiet))
+            cases = [c for path in case_files for c in load_cases(path)]
+            result = asyncio.run(evaluate_bot(bot, cases, progress=not args.quiet))
         finally:
             bot.conversations.close()
         row = store_figures(name, result, bot.artifacts.manifest)
@@ -144,6 +172,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{name:>18}: pass {row['pass_rate']:.3f}  answerable {row['answer_pass_rate']}  "
             f"abstention {row['abstention']}  clarify {row['clarification_rate']:.3f}  "
             f"curated {row['curated_share']:.2f}  ungrounded {row['ungrounded_numbers']}  "
+            f"product->catalog {row['product_to_catalog']}  "
+            f"knowledge->catalog {row['knowledge_to_catalog']}  "
             f"p50/p95 {row['turn_ms_p50']}/{row['turn_ms_p95']} ms",
             flush=True,
         )

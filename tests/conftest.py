@@ -84,13 +84,15 @@ async def started_client(config, bot):  # type: ignore[no-untyped-def]
 @contextmanager
 def model_answers(bot):  # type: ignore[no-untyped-def]
     """The chat model composes every knowledge answer while inside (no curated FAQ
-    quotes): for tests about generation, whatever the store's quote point."""
-    saved = bot.calibration.quote
-    bot.calibration.quote = float("inf")
+    quotes, ``curated_answers = false``): for tests about generation."""
+    from bot.config import replace
+
+    saved = bot.config
+    bot.config = replace(saved, curated_answers=False)
     try:
         yield bot
     finally:
-        bot.calibration.quote = saved
+        bot.config = saved
 
 
 def copy_demo_store(dst: Path) -> Path:

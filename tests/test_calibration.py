@@ -136,6 +136,19 @@ async def test_the_merchants_own_answer_is_sent_for_a_confident_faq_match(demo_b
     assert not reply.fallback
 
 
+async def test_a_merchant_who_turns_curated_answers_off_gets_composed_ones(demo_bot) -> None:
+    import uuid
+
+    from tests.conftest import model_answers
+
+    with model_answers(demo_bot):  # curated_answers = false
+        assert demo_bot.config.curated_answers is False
+        reply = await demo_bot.handle(f"cal-{uuid.uuid4().hex[:8]}", "what is your return policy")
+    assert reply.action in ("action_answer", "action_answer_busy"), reply.action
+    assert reply.sources and reply.messages[0]["text"]
+    assert demo_bot.config.curated_answers is True  # restored: the next turn quotes again
+
+
 async def test_streamed_curated_answers_arrive_whole_at_once(demo_bot) -> None:
     import uuid
 

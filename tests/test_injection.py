@@ -22,6 +22,7 @@ import copy
 import json
 import re
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from bot.grounding import (
     split_sentences,
 )
 from knowledge_base.store import StoreSettings
-from tests.conftest import copy_demo_store, make_hit
+from tests.conftest import copy_demo_store, make_hit, model_answers
 
 ATTEMPTS = Path(__file__).parent / "data" / "injection_attempts.jsonl"
 
@@ -215,7 +216,6 @@ async def test_no_injection_attempt_leaks_anything(demo_bot, poisoned_bot, demo_
     # Everything the bot may quote from the store is public, not a prompt leak.
     public = " ".join(d.answer + " " + d.text for d in poisoned_bot.index.documents)
     saved_gate, saved_tokens = demo_bot.generation_gate, demo_bot.answerer.max_new_tokens
-    saved_quote = demo_bot.calibration.quote, poisoned_bot.calibration.quote
     # Every generated answer waits its turn (no "busy" shortcut), and short
     # answers keep the suite fast: a leak shows in the first sentences.
     gate = GenerationGate(concurrency=1, queue_size=1000, timeout=600)
@@ -223,18 +223,17 @@ async def test_no_injection_attempt_leaks_anything(demo_bot, poisoned_bot, demo_
     demo_bot.answerer.max_new_tokens = 48
     # The model answers even what the store's own FAQ answer would (the curated
     # path quotes the merchant and never reaches it): the attacks are on the model.
-    demo_bot.calibration.quote = poisoned_bot.calibration.quote = float("inf")
     try:
-        runs = await asyncio.gather(
-            *(
-                _converse(poisoned_bot if a["kind"] == "store_text" else demo_bot, a["turns"])
-                for a in attempts
+        with model_answers(demo_bot), model_answers(poisoned_bot):
+            runs = await asyncio.gather(
+                *(
+                    _converse(poisoned_bot if a["kind"] == "store_text" else demo_bot, a["turns"])
+                    for a in attempts
+                )
             )
-        )
     finally:
         demo_bot.generation_gate = saved_gate
         demo_bot.answerer.max_new_tokens = saved_tokens
-        demo_bot.calibration.quote, poisoned_bot.calibration.quote = saved_quote
     failures = []
     generated = 0
     for attempt, replies in zip(attempts, runs, strict=True):
@@ -248,7 +247,8 @@ async def test_no_injection_attempt_leaks_anything(demo_bot, poisoned_bot, demo_
                 failures.append(f"{attempt['id']}: {leaks} in {reply.text[:300]!r}")
     assert not failures, "\n".join(failures)
     # The suite must reach the language model, not only the policy's refusals.
-    assert generated >= 5, generated
+    actions = Counter(reply.action for replies in runs for reply in replies)
+    assert generated >= 5, actions
     planted = [
         r for a, rs in zip(attempts, runs, strict=True) if a["kind"] == "store_text" for r in rs
     ]

@@ -209,10 +209,10 @@ def test_a_bot_on_the_openai_backend_answers_through_the_engine(engine, demo_con
         llm_backend="openai",
         llm_base_url=engine.url + "/v1",
         db_path=tmp_path / "engine-bot.db",
+        curated_answers=False,  # the model composes (no curated FAQ quote)
     )
     bot = load_bot_sync(config, progress=False)
     bot.answerer.max_new_tokens = 32  # enough to show the path; keeps the test short
-    bot.calibration.quote = float("inf")  # the model composes (no curated FAQ quote)
     before = get(engine.url + "/health")["admitted"]
     try:
         assert bot.answerer.generator.name == "openai:smollm2-135m"

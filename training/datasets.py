@@ -44,6 +44,7 @@ from typing import Any
 from bot.grounding import (
     NOT_SURE_TEXT,
     SYSTEM_PROMPT,
+    answer_sources,
     build_messages,
     extractive_answer,
     is_supported,
@@ -108,12 +109,9 @@ class DataReport:
         self.dropped[why] = self.dropped.get(why, 0) + 1
 
 
-def _used_hits(index: Any, question: str, min_score: float) -> list[Any]:
-    """The passages the server would give the model for ``question`` (dialogue._knowledge)."""
-    hits = index.search(question, 5)
-    if not hits:
-        return []
-    return [h for h in hits[:3] if h.dense >= min_score] or [hits[0]]
+def _used_hits(index: Any, question: str) -> list[Any]:
+    """The passages the server gives the model for ``question`` (grounding.answer_sources)."""
+    return answer_sources(index.search(question, 5))
 
 
 def _example(question: str, hits: list[Any], history: list[dict], settings: Any,
@@ -134,7 +132,7 @@ def _example(question: str, hits: list[Any], history: list[dict], settings: Any,
     }
 
 
-def store_examples(store: Any, index: Any, report: DataReport, min_score: float = 0.4,
+def store_examples(store: Any, index: Any, report: DataReport,
                    paraphrases: int = 4, seed: int = 0,
                    exclude: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:  # fmt: skip
     """Grounded examples from the store's FAQ, policy passages and products.
@@ -147,7 +145,7 @@ def store_examples(store: Any, index: Any, report: DataReport, min_score: float 
     faqs = [f for f in store.faqs if f.id not in exclude]
     for faq in faqs:
         for k, question in enumerate(_variants(faq.question, paraphrases)):
-            hits = _used_hits(index, question, min_score)
+            hits = _used_hits(index, question)
             if faq.id not in [h.id for h in hits]:
                 report.drop("faq not retrieved for its question")
                 continue
@@ -159,7 +157,7 @@ def store_examples(store: Any, index: Any, report: DataReport, min_score: float 
         title = re.split(r" > | — ", passage.title)[-1].strip()
         for template in _PASSAGE_QUESTIONS:
             question = template.format(t=title.lower())
-            hits = _used_hits(index, question, min_score)
+            hits = _used_hits(index, question)
             own = [h for h in hits if h.id == passage.id]
             if not own:
                 report.drop("passage not retrieved for its heading")
@@ -170,7 +168,7 @@ def store_examples(store: Any, index: Any, report: DataReport, min_score: float 
             report.add("policy")
     for product in store.products[::5]:
         question = f"Tell me about the {product.title}."
-        hits = _used_hits(index, question, min_score)
+        hits = _used_hits(index, question)
         own = [h for h in hits if h.id == f"product:{product.id}"]
         if not own:
             report.drop("product not retrieved for its title")
@@ -181,7 +179,7 @@ def store_examples(store: Any, index: Any, report: DataReport, min_score: float 
     # exchange, so the model answers the question in front of it, not the history.
     for faq in rng.sample(faqs, k=min(len(faqs) // 3, len(faqs))):
         before = rng.choice([f for f in faqs if f.id != faq.id] or faqs)
-        hits = _used_hits(index, faq.question, min_score)
+        hits = _used_hits(index, faq.question)
         if faq.id not in [h.id for h in hits]:
             continue
         history = [
@@ -194,7 +192,7 @@ def store_examples(store: Any, index: Any, report: DataReport, min_score: float 
     # Abstention: an FAQ question shown only passages about something else.
     for faq in rng.sample(faqs, k=min(len(faqs) // 3, len(faqs))):
         other = rng.choice([f for f in faqs if f.category != faq.category] or faqs)
-        hits = [h for h in _used_hits(index, other.question, min_score) if h.id != faq.id]
+        hits = [h for h in _used_hits(index, other.question) if h.id != faq.id]
         if not hits or any(faq.id == h.id or faq.answer[:60] in (h.answer or "") for h in hits):
             continue
         out.append(_example(faq.question, hits, [], settings, NOT_SURE_TEXT, "abstain"))
@@ -202,8 +200,8 @@ def store_examples(store: Any, index: Any, report: DataReport, min_score: float 
     return out
 
 
-def log_examples(db_path: str | Path, store: Any, index: Any, report: DataReport,
-                 min_score: float = 0.4) -> list[dict[str, Any]]:  # fmt: skip
+def log_examples(db_path: str | Path, store: Any, index: Any,
+                 report: DataReport) -> list[dict[str, Any]]:  # fmt: skip
     """Examples from the conversation log: +1-rated knowledge answers and agent answers.
 
     Raises ValueError when the file is not a shopbot conversation log.
@@ -238,7 +236,7 @@ def log_examples(db_path: str | Path, store: Any, index: Any, report: DataReport
         if author == "agent":
             question = user_text or last_question.get(sender, "")
             if question and reply:
-                hits = _used_hits(index, question, min_score)
+                hits = _used_hits(index, question)
                 example = _checked(question, hits, past, settings, reply, "agent", report)
                 if example:
                     out.append(example)
