@@ -194,8 +194,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def markdown(summary: dict[str, Any]) -> str:
     head = (
         "| store | cases | pass | answerable | abstention | clarify | curated | ungrounded "
+        "| product -> catalogue | knowledge -> catalogue "
         "| turn p50 / p95 ms | points (quote / answer / clarify) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in summary["stores"]:
@@ -203,7 +204,8 @@ def markdown(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {r['store']} | {r['cases']} | {r['pass_rate']:.3f} | {r['answer_pass_rate']} | "
             f"{r['abstention']} | {r['clarification_rate']:.3f} | {r['curated_share']:.2f} | "
-            f"{r['ungrounded_numbers']} | {r['turn_ms_p50']} / {r['turn_ms_p95']} | "
+            f"{r['ungrounded_numbers']} | {r['product_to_catalog']} | {r['knowledge_to_catalog']} | "
+            f"{r['turn_ms_p50']} / {r['turn_ms_p95']} | "
             f"{pts.get('quote')} / {pts.get('answer')} / {pts.get('clarify')} |"
         )
     return head + "\n".join(lines) + "\n"
