@@ -518,10 +518,6 @@ class Bot:
         decision, _ = self.calibration.decide(hits, self._composes())
         return (hits, decision) if decision in ("quote", "answer") else None
 
-    def answer_sources(self, hits: list[Any]) -> list[Any]:
-        """The hits a composed answer is grounded in (``grounding.answer_sources``)."""
-        return answer_sources(hits)
-
     def _abstain_text(self, out_of_scope: bool) -> str:
         key = "oos" if out_of_scope else "low_confidence"
         return TEXTS[key].format(store=self.settings.name)
@@ -601,7 +597,7 @@ class Bot:
             yield {"type": "token", "text": curated}
             turn.say(curated, buttons=[offer] if offer else None)
             return
-        used = self.answer_sources(hits)
+        used = answer_sources(hits)
         turn.action = "action_answer"
         turn.sources = [h.source() for h in used]
         final: dict[str, Any] = {}

@@ -133,8 +133,8 @@ def answer_sources(hits: Sequence[Any]) -> list[Any]:
     The runner-ups go to the model too: a customer's own words put the entry
     that answers second or third often enough (recall@1 0.84, @5 0.98 on the
     demo store), and the model reads which one answers. Serving
-    (``Bot.answer_sources``) and the training examples (training/datasets.py)
-    both use this, so an adapter is trained on the prompts it is served.
+    (``Bot._knowledge``) and the training examples (training/datasets.py) both
+    use this, so an adapter is trained on the prompts it is served.
     """
     return list(hits[:3])
 

@@ -35,7 +35,7 @@ STORES_DIR = ROOT / "tests" / "data" / "stores"
 DEMO = (
     "demo",
     ROOT / "knowledge_base" / "demo_store",
-    ROOT / "tests" / "data" / "answer_cases_heldout.jsonl",
+    [ROOT / "tests" / "data" / "answer_cases_heldout.jsonl"],
 )
 ABSTAIN_CATEGORIES = {"unanswerable", "injection"}
 
@@ -47,7 +47,7 @@ def dev_stores() -> list[tuple[str, Path, list[Path]]]:
     ``<name>.product_cases.jsonl`` (questions about its products, which must
     reach the catalogue while policy questions naming a product must not).
     """
-    out = [(DEMO[0], DEMO[1], [DEMO[2]])]
+    out = [DEMO]
     for cases in sorted(STORES_DIR.glob("*.cases.jsonl")):
         name = cases.name.removesuffix(".cases.jsonl")
         if (STORES_DIR / name / "store.toml").is_file():

@@ -5,7 +5,7 @@ answers and paraphrases, policy passages, products, follow-ups, abstentions
 where the passages do not answer), made exactly as ``shopbot finetune`` makes
 them for one store, pooled, and trained in one run. Nothing of the stores it
 is scored on goes in: score it with ``scripts/bench_stores.py --adapter OUT``
-on the stores left out (``--hold-out``), so every figure is an unseen store's.
+on the stores not in ``--stores``, so every figure is an unseen store's.
 
     python scripts/train_general_adapter.py --out /tmp/general-a \\
         --stores demo,abcd_clothing,faq_coffee,mixed_cosmetics [--steps 150]
@@ -22,7 +22,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,10 +32,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 def main() -> int:
     from bench_stores import dev_stores
 
-    from bot.grounding import PROMPT_VERSION
     from bot.models import ensure_hf_folder, resolve_model
-    from training import datasets
-    from training.finetune import MANIFEST_NAME, Hyper, build_data, train
+    from training.finetune import MANIFEST_NAME, Hyper, adapter_manifest, build_data, train
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -62,21 +59,15 @@ def main() -> int:
         data = build_data(known[name], None, args.out / "data" / name, hyper, progress=False)
         train_rows += data["train"]
         val_rows += data["val"]
-        report: datasets.DataReport = data["report"]
-        per_store[name] = {"train": len(data["train"]), "by_origin": report.counts}
+        per_store[name] = {"train": len(data["train"]), "by_origin": data["report"].counts}
         print(f"{name}: {len(data['train'])} train / {len(data['val'])} validation", flush=True)
     # One pool; the trainer shuffles it each epoch, so stores mix in every batch.
     folder = ensure_hf_folder(resolve_model(args.base))
     metrics = train(folder, train_rows, val_rows, args.out, hyper, progress=True)
     manifest = {
-        "made_by": "scripts/train_general_adapter.py",
-        "prompt_version": PROMPT_VERSION,
-        "base_model": args.base,
+        **adapter_manifest("scripts/train_general_adapter.py", args.base, hyper, metrics),
         "stores": names,
         "data": {"train": len(train_rows), "validation": len(val_rows), "by_store": per_store},
-        "hyper_parameters": {**asdict(hyper), "target_modules": list(hyper.target_modules)},
-        "metrics": {k: v for k, v in metrics.items() if k != "history"},
-        "loss_history": metrics["history"],
         "total_seconds": round(time.time() - started, 1),
     }
     (args.out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")

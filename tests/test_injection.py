@@ -33,6 +33,7 @@ from bot.answering import KnowledgeAnswerer
 from bot.grounding import (
     NOT_SURE_TEXT,
     SYSTEM_PROMPT,
+    answer_sources,
     build_messages,
     extractive_answer,
     is_security_problem,
@@ -235,20 +236,18 @@ async def test_no_injection_attempt_leaks_anything(demo_bot, poisoned_bot, demo_
         demo_bot.generation_gate = saved_gate
         demo_bot.answerer.max_new_tokens = saved_tokens
     failures = []
-    generated = 0
     for attempt, replies in zip(attempts, runs, strict=True):
         said = " ".join(attempt["turns"]) + (
             " " + injected if attempt["kind"] == "store_text" else ""
         )
         for reply in replies:
-            generated += reply.action == "action_answer"
             leaks = find_leaks(reply.text, said, secrets, public_text=public)
             if leaks:
                 failures.append(f"{attempt['id']}: {leaks} in {reply.text[:300]!r}")
     assert not failures, "\n".join(failures)
     # The suite must reach the language model, not only the policy's refusals.
     actions = Counter(reply.action for replies in runs for reply in replies)
-    assert generated >= 5, actions
+    assert actions["action_answer"] >= 5, actions
     planted = [
         r for a, rs in zip(attempts, runs, strict=True) if a["kind"] == "store_text" for r in rs
     ]
@@ -496,7 +495,7 @@ ATTACKS = _attempts()
 
 def _used_hits(bot: Any, question: str) -> list[Any]:
     """The hits the bot would answer from (bot/dialogue.py ``_knowledge``)."""
-    return bot.answer_sources(bot.index.search(question, 5))
+    return answer_sources(bot.index.search(question, 5))
 
 
 def _digits(text: str) -> str:

@@ -466,10 +466,7 @@ def finetune(store_dir: str | Path, out: str | Path, logs: str | Path | None = N
     if metrics.get("stopped_early"):
         return {"made_by": "shopbot finetune", "stopped_early": True, "metrics": metrics}
     manifest: dict[str, Any] = {
-        "made_by": "shopbot finetune",
-        # The prompt rules the examples were made with (bot.grounding.SYSTEM_PROMPTS).
-        "prompt_version": PROMPT_VERSION,
-        "base_model": base,
+        **adapter_manifest("shopbot finetune", base, hyper, metrics),
         "base_model_folder": str(folder),
         "store": str(store_dir),
         "logs": str(logs) if logs else None,
@@ -482,14 +479,6 @@ def finetune(store_dir: str | Path, out: str | Path, logs: str | Path | None = N
             "log_turns": report.log_turns,
             "held_out_for_gate": data["held_out"],
         },
-        "hyper_parameters": {
-            **asdict(hyper),
-            "target_modules": list(hyper.target_modules),
-            "dtype": str(training_dtype(hyper.dtype)).removeprefix("torch."),
-            "device": "cpu",
-        },  # fmt: skip
-        "metrics": {k: v for k, v in metrics.items() if k != "history"},
-        "loss_history": metrics["history"],
     }
     _write_manifest(out, manifest)
     if gate:
@@ -500,6 +489,27 @@ def finetune(store_dir: str | Path, out: str | Path, logs: str | Path | None = N
     manifest["total_seconds"] = round(time.time() - started, 1)
     _write_manifest(out, manifest)
     return manifest
+
+
+def adapter_manifest(
+    made_by: str, base: str, hyper: Hyper, metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """What every adapter's manifest records: who made it, the base model, the prompt
+    rules its examples were made with (bot.grounding.SYSTEM_PROMPTS), hyper-parameters
+    and training metrics."""
+    return {
+        "made_by": made_by,
+        "prompt_version": PROMPT_VERSION,
+        "base_model": base,
+        "hyper_parameters": {
+            **asdict(hyper),
+            "target_modules": list(hyper.target_modules),
+            "dtype": str(training_dtype(hyper.dtype)).removeprefix("torch."),
+            "device": "cpu",
+        },
+        "metrics": {k: v for k, v in metrics.items() if k != "history"},
+        "loss_history": metrics["history"],
+    }
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
