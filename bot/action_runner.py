@@ -40,6 +40,7 @@ SLOT_NAMES = [
     "pending_action",
     "requested_slot",
     "handoff",
+    "language",  # the reply's language (bot/language.py): the actions' texts are in it
     "last_products",
     "refund_method_id",  # optional: a gift card the customer chose for a return refund
 ]

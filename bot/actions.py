@@ -12,7 +12,8 @@ server. The store policy (``wiki.md``) is followed here:
 
 An action that cannot finish (not verified yet, a question asked) sets ``pending_action`` to
 its own name so the dialogue can run it again once the answer arrives. All customer-facing
-wording is in the constants just below.
+wording is in the message catalogue (bot/messages.py), in the language of the conversation's
+``language`` slot (the store's language when the slot is unset).
 """
 
 from __future__ import annotations
@@ -26,131 +27,50 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot import phrases
+from bot.messages import Catalogue, Texts
 from bot.orders import CANCEL_REASONS, Customer, Order, OrderBook, OrderError, OrderItem
 
 # --------------------------------------------------------------------------- texts
 
-ASK_IDENTITY = (
-    "Before I can look at your orders, I need to verify your identity. "
-    "Please tell me the email address on your account, or your full name and zip code."
-)
-ASK_ZIP = "Thanks. What's the zip code on your account?"
-ASK_NAME = "Thanks. And your full name (first and last) as it appears on your account?"
-CUSTOMER_NOT_FOUND = (
-    "I couldn't find an account with those details. Please check them and try again: "
-    "the email address on your account, or your full name and zip code."
-)
-DETAILS_CONFLICT = (
-    "Those details don't all belong to one customer account, so I can't verify you with "
-    "them. Please give the details of one account only: its email address, or the full "
-    "name and zip code on it."
-)
-VERIFICATION_LOCKED = (
-    "I can't verify your identity in this chat after several attempts with details that "
-    "didn't match our records."
-)
-VERIFIED = "Thanks, {first_name}, you're verified."
-ALREADY_VERIFIED = "You're already verified, {first_name}. How can I help with your orders?"
-ONE_CUSTOMER_ONLY = (
-    "I can only help with one customer account per conversation, so I can't act on "
-    "another account here."
-)
-ORDERS_UNAVAILABLE = (
-    "I can't look up orders in this chat. Please contact our support team about your order."
-)
-ORDER_NOT_FOUND = (
-    "I couldn't find order {order_id} on your account. Please check the order number; "
-    "I can also list your orders if you like."
-)
-NO_ORDERS = "I don't see any orders on your account."
-ORDER_LIST_HEADER = "Here are your orders:"
-ORDER_LIST_MORE = "…and {count} more."
-ORDER_LIST_FOOTER = "Tell me an order number for its details."
-ORDER_STATUS = "Order {order_id} is {status}."
-ORDER_ITEMS_HEADER = "Items:"
-ORDER_TOTAL = "Total: {total}"
-ORDER_TRACKING = "Tracking number: {tracking}"
-ORDER_RETURN_INFO = "Return requested for: {items}."
-ORDER_CANCEL_INFO = "Cancelled ({reason})."
-
-ASK_ORDER_TO_CANCEL = "Which order would you like to cancel? Your pending orders: {orders}."
-NO_PENDING_ORDERS = (
-    "You have no pending orders, and only pending orders can be cancelled. "
-    "I can show your orders if you like."
-)
-ASK_CANCEL_REASON = "Why would you like to cancel order {order_id}: is it no longer needed, or was it ordered by mistake?"
-CANCEL_NOT_PENDING = (
-    "Order {order_id} is {status}, so it can't be cancelled: only pending orders can be cancelled."
-)
-CANCEL_NOT_PENDING_DELIVERED = " Delivered orders can be returned instead, if you like."
-CANCEL_CONFIRM = "Please confirm: cancel order {order_id}?"
-CANCEL_REASON_LINE = "Reason: {reason}"
-REFUND_GIFT_CARD_PLAN = "Refund: {amount} back to your {method}, immediately."
-REFUND_OTHER_PLAN = "Refund: {amount} back to your {method}, within 5 to 7 business days."
-CANCEL_DONE = "Done: order {order_id} is cancelled."
-REFUND_GIFT_CARD_DONE = "The refund of {amount} goes back to your {method} immediately."
-REFUND_OTHER_DONE = "The refund of {amount} goes back to your {method} within 5 to 7 business days."
-CHANGE_ABORTED = "Okay, I haven't changed anything. Order {order_id} stays as it is."
-ASK_YES = "Shall I go ahead?"
-
-RETURN_NOT_DELIVERED = (
-    "Order {order_id} is {status}, so it can't be returned: only delivered orders can be returned."
-)
-RETURN_ORDER_ITEMS = "Order {order_id} was delivered with these items:"
-RETURN_ITEMS_NOT_FOUND = (
-    "I couldn't match that to an item in order {order_id}. It contains: {items}. "
-    'You can also say "all".'
-)
-RETURN_REASON_MISSING = "Could you tell me briefly why you're returning the items?"
-RETURN_MISSING_SLOTS = "To request a return I still need {missing}."
-RETURN_CONFIRM = "Please confirm this return of order {order_id}:"
-RETURN_REASON_LINE = "Reason: {reason}"
-RETURN_REFUND_LINE = "Refund: {amount} to your {method}."
-RETURN_DONE = (
-    "Done: a return is requested for order {order_id}. You'll receive an email with "
-    "instructions on how to return the items. The refund of {amount} goes to your {method}."
-)
-
-PRODUCT_NOT_FOUND = "Sorry, I couldn't find a product matching that in our catalog."
-PRODUCT_SUMMARY = "{title}: {count} options, {price_range}."
-PRODUCT_NO_VARIANT = "{title} doesn't come in {wanted}. Available {option}: {values}."
-PRODUCT_NO_VARIANT_PLAIN = "{title} doesn't come in {wanted}."
-PRODUCT_MATCHING = "{count} in {wanted}:"
-PRODUCT_MORE = "…and {count} more options."
-IN_STOCK = "in stock"
-OUT_OF_STOCK = "out of stock"
-
-DEFAULT_HANDOFF_TEXT = (
-    "I'm handing you over to a member of our team, who will get back to you as soon as possible."
-)
-# No agent inbox (no admin token): nobody can answer in this chat, so say how to reach
-# the store instead of promising a reply here. {contact}: the store's contact text.
-NO_INBOX_HANDOFF = (
-    "There's no one from our team in this chat, so I can't hand you over here. {contact}"
-)
-DEFAULT_CONTACT_TEXT = "Please contact us directly through the contact details on our website."
-
-# The questions the dialogue asks for each slot of ``return_form`` (the form's utter_ask_*).
-FORM_QUESTIONS = {
-    "order_id": "Which order would you like to return items from?",
-    "return_items": 'Which items would you like to return? You can also say "all".',
-    "return_reason": "What's the reason for the return?",
-}
-
 # Each question's own payloads, so a button can only ever answer the question it came with
 # (bot/dialogue.py CONFIRM_PAYLOADS); typed "yes" / "no" still answer the question asked.
+# (title key in bot/messages.py, payload): the payloads never change with the language.
 CANCEL_CONFIRM_BUTTONS = [
-    {"title": "Yes, cancel it", "payload": "/confirm_cancel"},
-    {"title": "No, keep it", "payload": "/deny_cancel"},
+    ("button_yes_cancel", "/confirm_cancel"),
+    ("button_no_keep", "/deny_cancel"),
 ]
-RETURN_CONFIRM_BUTTONS = [
-    {"title": "Yes, request the return", "payload": "/confirm_return"},
-    {"title": "No", "payload": "/deny_return"},
-]
+RETURN_CONFIRM_BUTTONS = [("button_yes_return", "/confirm_return"), ("button_no", "/deny_return")]
 CANCEL_REASON_BUTTONS = [
-    {"title": "No longer needed", "payload": "no longer needed"},
-    {"title": "Ordered by mistake", "payload": "ordered by mistake"},
+    ("button_no_longer_needed", "no longer needed"),
+    ("button_ordered_by_mistake", "ordered by mistake"),
 ]
+# The order book's statuses and cancellation reasons, as the customer reads them.
+STATUS_TEXTS = {
+    "pending": "status_pending",
+    "processed": "status_processed",
+    "delivered": "status_delivered",
+    "cancelled": "status_cancelled",
+}
+REASON_TEXTS = {
+    "no longer needed": "reason_no_longer_needed",
+    "ordered by mistake": "reason_ordered_by_mistake",
+}
+
+
+def _buttons(t: Texts, pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"title": t(key), "payload": payload} for key, payload in pairs]
+
+
+def _status(t: Texts, status: str) -> str:
+    """An order status in the reply's language (an unknown one as the data says it)."""
+    return t(STATUS_TEXTS[status]) if status in STATUS_TEXTS else status
+
+
+def _reason(t: Texts, reason: str) -> str:
+    """A cancellation reason in the reply's language (free text as written)."""
+    return t(REASON_TEXTS[reason]) if reason in REASON_TEXTS else reason
+
 
 # --------------------------------------------------------------------------- limits
 
@@ -166,10 +86,12 @@ CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "
 # --------------------------------------------------------------------------- helpers
 
 
-def format_money(amount: float | None, currency: str = "USD") -> str:
-    """``$1,234.50`` (two decimals; unknown currencies as ``CHF 12.00``)."""
+def format_money(
+    amount: float | None, currency: str = "USD", unpriced: str = "price on request"
+) -> str:
+    """``$1,234.50`` (two decimals; unknown currencies as ``CHF 12.00``; no amount: ``unpriced``)."""
     if amount is None:
-        return "price on request"
+        return unpriced
     symbol = CURRENCY_SYMBOLS.get(currency.upper())
     value = f"{amount:,.2f}"
     return f"{symbol}{value}" if symbol else f"{currency.upper()} {value}"
@@ -241,22 +163,22 @@ def _is_gift_card(method_id: str | None, customer: Customer) -> bool:
     return info.get("source") == "gift_card" or method_id.startswith("gift_card")
 
 
-def _describe_payment(method_id: str | None, customer: Customer) -> str:
+def _describe_payment(method_id: str | None, customer: Customer, t: Texts) -> str:
     """ "gift card", "Mastercard ending 9212", "PayPal account" or "original payment method"."""
     if not method_id:
-        return "original payment method"
+        return t("payment_original")
     info = customer.payment_methods.get(method_id) or {}
     source = str(info.get("source") or method_id.rsplit("_", 1)[0])
     if source == "gift_card":
-        return "gift card"
+        return t("payment_gift_card")
     if source == "credit_card":
-        brand = str(info.get("brand") or "credit card")
+        brand = str(info.get("brand") or t("payment_credit_card"))
         brand = brand.capitalize() if brand.islower() else brand
         last_four = info.get("last_four")
-        return f"{brand} ending {last_four}" if last_four else brand
+        return t("payment_card_ending", brand=brand, last_four=last_four) if last_four else brand
     if source == "paypal":
-        return "PayPal account"
-    return "original payment method"
+        return t("payment_paypal")
+    return t("payment_original")
 
 
 def _paid_amount(order: Order) -> float:
@@ -279,7 +201,12 @@ def _cancel_reason_from_text(text: str) -> str | None:
         return "no longer needed"
     if re.search(r"mistake|by accident|accidental|wrong(ly)? order|didn'?t mean", low):
         return "ordered by mistake"
-    return None
+    return phrases.cancel_reason(text, [phrases.RULES["zh"]])
+
+
+def _refused(t: Texts, exc: OrderError, order_id: str) -> str:
+    """Why the order book refused a change: its own (English) words, else the catalogue's."""
+    return str(exc) if t.language == "en" else t("order_change_refused", order_id=order_id)
 
 
 def _reset(*names: str) -> list[EventType]:
@@ -290,7 +217,7 @@ def _reset(*names: str) -> list[EventType]:
 
 
 def _identify(
-    order_book: OrderBook, tracker: Tracker
+    order_book: OrderBook, tracker: Tracker, t: Texts
 ) -> tuple[Customer | None, list[EventType], str | None]:
     """Verify the customer from this message's entities and the slots accumulated so far.
 
@@ -303,7 +230,7 @@ def _identify(
     While ``verification_locked`` is set (too many failures) nothing is checked at all.
     """
     if tracker.get_slot("verification_locked"):
-        return None, [], VERIFICATION_LOCKED
+        return None, [], t("verification_locked")
     events: list[EventType] = []
     values = {}
     for entity, slot in (
@@ -322,15 +249,15 @@ def _identify(
     )
     if not email and not (name and zip_code):
         if name:
-            return None, events, ASK_ZIP
+            return None, events, t("ask_zip")
         if zip_code:
-            return None, events, ASK_NAME
-        return None, events, ASK_IDENTITY
+            return None, events, t("ask_name")
+        return None, events, t("ask_identity")
     customer, why = order_book.match_customer(email=email, name=name, zip=zip_code)
     if customer is None:
         failed = _reset("customer_email", "customer_name", "customer_zip")
         failed.append(SlotSet("verification_failure", why))
-        return None, failed, DETAILS_CONFLICT if why == "conflict" else CUSTOMER_NOT_FOUND
+        return None, failed, t("details_conflict" if why == "conflict" else "customer_not_found")
     events.append(SlotSet("verified_customer_id", customer.customer_id))
     events.append(SlotSet("verification_failure", None))
     return customer, events, None
@@ -339,16 +266,26 @@ def _identify(
 class _OrderAction(Action):
     """Shared plumbing of the order actions: verification and own-order lookup."""
 
-    def __init__(self, order_book: OrderBook | None, currency: str = "USD") -> None:
+    def __init__(
+        self,
+        order_book: OrderBook | None,
+        currency: str = "USD",
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self.order_book = order_book  # None: the store has no order data
         self.currency = currency
+        self.catalogue = catalogue or Catalogue()
+
+    def texts(self, tracker: Tracker) -> Texts:
+        """The catalogue in the conversation's language (slot ``language``)."""
+        return self.catalogue.for_language(tracker.get_slot("language"))
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Say so plainly when the store has no order backend; otherwise :meth:`handle`."""
         if self.order_book is None:
-            dispatcher.utter_message(text=ORDERS_UNAVAILABLE)
+            dispatcher.utter_message(text=self.texts(tracker)("orders_unavailable"))
             return _reset("pending_action", "confirmed")
         return await self.handle(dispatcher, tracker, domain)
 
@@ -374,9 +311,10 @@ class _OrderAction(Action):
             customer = self.order_book.get_customer(customer_id)
             if customer is not None:
                 return customer, []
-        customer, events, problem = _identify(self.order_book, tracker)
+        t = self.texts(tracker)
+        customer, events, problem = _identify(self.order_book, tracker, t)
         if customer is not None:
-            dispatcher.utter_message(text=VERIFIED.format(first_name=customer.first_name))
+            dispatcher.utter_message(text=t("verified", first_name=customer.first_name))
             return customer, events
         dispatcher.utter_message(text=problem)
         events.append(SlotSet("pending_action", self.name()))
@@ -429,6 +367,7 @@ class ActionVerifyCustomer(_OrderAction):
     async def handle(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        t = self.texts(tracker)
         verified_id = tracker.get_slot("verified_customer_id")
         if verified_id:
             current = self.order_book.get_customer(verified_id)
@@ -438,18 +377,16 @@ class ActionVerifyCustomer(_OrderAction):
                     other = self.order_book.find_customer(email=email, name=name, zip=zip_code)
                     if other is None or other.customer_id != current.customer_id:
                         # Policy: one customer per conversation.
-                        dispatcher.utter_message(text=ONE_CUSTOMER_ONLY)
+                        dispatcher.utter_message(text=t("one_customer_only"))
                         return []
-                dispatcher.utter_message(
-                    text=ALREADY_VERIFIED.format(first_name=current.first_name)
-                )
+                dispatcher.utter_message(text=t("already_verified", first_name=current.first_name))
                 return []
-        customer, events, problem = _identify(self.order_book, tracker)
+        customer, events, problem = _identify(self.order_book, tracker, t)
         if customer is None:
             dispatcher.utter_message(text=problem)
         else:
             # pending_action is left as it is: the dialogue resumes that action next.
-            dispatcher.utter_message(text=VERIFIED.format(first_name=customer.first_name))
+            dispatcher.utter_message(text=t("verified", first_name=customer.first_name))
         return events
 
 
@@ -466,46 +403,53 @@ class ActionOrderStatus(_OrderAction):
         if customer is None:
             return events
         events += _reset("pending_action")
+        t = self.texts(tracker)
         ref = self.order_ref(tracker)
         if not ref:
-            self._list_orders(dispatcher, customer)
+            self._list_orders(dispatcher, customer, t)
             return events
         order = self.own_order(customer, ref)
         if order is None:
-            dispatcher.utter_message(text=ORDER_NOT_FOUND.format(order_id=ref))
+            dispatcher.utter_message(text=t("order_not_found", order_id=ref))
             return events + _reset("order_id")
-        dispatcher.utter_message(text=self._describe(order))
+        dispatcher.utter_message(text=self._describe(order, t))
         return events + [SlotSet("order_id", order.order_id)]
 
-    def _describe(self, order: Order) -> str:
-        lines = [ORDER_STATUS.format(order_id=order.order_id, status=order.status)]
-        lines.append(ORDER_ITEMS_HEADER)
+    def _describe(self, order: Order, t: Texts) -> str:
+        lines = [t("order_status", order_id=order.order_id, status=_status(t, order.status))]
+        lines.append(t("order_items_header"))
         lines += self.order_lines(order)
-        lines.append(ORDER_TOTAL.format(total=self.money(order.total)))
+        lines.append(t("order_total", total=self.money(order.total)))
+        sep = t("list_separator")
         if order.tracking:
-            lines.append(ORDER_TRACKING.format(tracking=", ".join(order.tracking)))
+            lines.append(t("order_tracking", tracking=sep.join(order.tracking)))
         if order.cancel_reason:
-            lines.append(ORDER_CANCEL_INFO.format(reason=order.cancel_reason))
+            lines.append(t("order_cancel_info", reason=_reason(t, order.cancel_reason)))
         if order.return_item_ids:
-            titles = ", ".join(i.title for i in order.items_by_id(order.return_item_ids))
-            lines.append(ORDER_RETURN_INFO.format(items=titles))
+            titles = sep.join(i.title for i in order.items_by_id(order.return_item_ids))
+            lines.append(t("order_return_info", items=titles))
         return "\n".join(lines)
 
-    def _list_orders(self, dispatcher: CollectingDispatcher, customer: Customer) -> None:
+    def _list_orders(self, dispatcher: CollectingDispatcher, customer: Customer, t: Texts) -> None:
         orders = self.order_book.orders_of(customer.customer_id)
         if not orders:
-            dispatcher.utter_message(text=NO_ORDERS)
+            dispatcher.utter_message(text=t("no_orders"))
             return
-        lines = [ORDER_LIST_HEADER]
+        lines = [t("order_list_header")]
         for order in orders[:MAX_ORDERS_LISTED]:
             count = sum(item.quantity for item in order.items)
-            noun = "item" if count == 1 else "items"
             lines.append(
-                f"- {order.order_id}: {order.status}, {count} {noun}, {self.money(order.total)}"
+                t(
+                    "order_list_line_one" if count == 1 else "order_list_line_many",
+                    order_id=order.order_id,
+                    status=_status(t, order.status),
+                    count=count,
+                    total=self.money(order.total),
+                )
             )
         if len(orders) > MAX_ORDERS_LISTED:
-            lines.append(ORDER_LIST_MORE.format(count=len(orders) - MAX_ORDERS_LISTED))
-        lines.append(ORDER_LIST_FOOTER)
+            lines.append(t("order_list_more", count=len(orders) - MAX_ORDERS_LISTED))
+        lines.append(t("order_list_footer"))
         dispatcher.utter_message(text="\n".join(lines))
 
 
@@ -521,6 +465,7 @@ class ActionCancelOrder(_OrderAction):
         customer, events = self.verified_customer(dispatcher, tracker)
         if customer is None:
             return events
+        t = self.texts(tracker)
         waiting = [SlotSet("pending_action", self.name())]
         done = _reset("pending_action", "confirmed", "cancel_reason")
 
@@ -534,23 +479,24 @@ class ActionCancelOrder(_OrderAction):
                 for o in pending[:MAX_ORDERS_LISTED]
             ]
             if not pending:
-                dispatcher.utter_message(text=NO_PENDING_ORDERS)
+                dispatcher.utter_message(text=t("no_pending_orders"))
                 return events + done
-            listed = ", ".join(o.order_id for o in pending[:MAX_ORDERS_LISTED])
-            dispatcher.utter_message(
-                text=ASK_ORDER_TO_CANCEL.format(orders=listed), buttons=buttons
-            )
+            listed = t("list_separator").join(o.order_id for o in pending[:MAX_ORDERS_LISTED])
+            dispatcher.utter_message(text=t("ask_order_to_cancel", orders=listed), buttons=buttons)
             return events + waiting
         order = self.own_order(customer, ref)
         if order is None:
-            dispatcher.utter_message(text=ORDER_NOT_FOUND.format(order_id=ref))
+            dispatcher.utter_message(text=t("order_not_found", order_id=ref))
             return events + done + _reset("order_id")
         events.append(SlotSet("order_id", order.order_id))
         if order.status != "pending":
-            text = CANCEL_NOT_PENDING.format(order_id=order.order_id, status=order.status)
-            if order.status == "delivered":
-                text += CANCEL_NOT_PENDING_DELIVERED
-            dispatcher.utter_message(text=text)
+            key = (
+                "cancel_not_pending_delivered"
+                if order.status == "delivered"
+                else "cancel_not_pending"
+            )
+            status = _status(t, order.status)
+            dispatcher.utter_message(text=t(key, order_id=order.order_id, status=status))
             return events + done
 
         reason = tracker.get_slot("cancel_reason")
@@ -558,8 +504,8 @@ class ActionCancelOrder(_OrderAction):
             reason = _cancel_reason_from_text(_text(tracker))
         if reason is None:
             dispatcher.utter_message(
-                text=ASK_CANCEL_REASON.format(order_id=order.order_id),
-                buttons=CANCEL_REASON_BUTTONS,
+                text=t("ask_cancel_reason", order_id=order.order_id),
+                buttons=_buttons(t, CANCEL_REASON_BUTTONS),
             )
             return events + waiting
         events.append(SlotSet("cancel_reason", reason))
@@ -570,33 +516,35 @@ class ActionCancelOrder(_OrderAction):
         if asked_about and self.order_book.get(asked_about) != order:
             confirmed = None
         if confirmed is False:
-            dispatcher.utter_message(text=CHANGE_ABORTED.format(order_id=order.order_id))
+            dispatcher.utter_message(text=t("change_aborted", order_id=order.order_id))
             return events + done
         method_id = order.payment_method_id
         amount = self.money(_paid_amount(order))
-        method = _describe_payment(method_id, customer)
+        method = _describe_payment(method_id, customer, t)
         gift_card = _is_gift_card(method_id, customer)
         if confirmed is not True:
-            lines = [CANCEL_CONFIRM.format(order_id=order.order_id), *self.order_lines(order)]
-            lines.append(ORDER_TOTAL.format(total=self.money(order.total)))
-            lines.append(CANCEL_REASON_LINE.format(reason=reason))
-            plan = REFUND_GIFT_CARD_PLAN if gift_card else REFUND_OTHER_PLAN
-            lines.append(plan.format(amount=amount, method=method))
-            lines.append(ASK_YES)
-            dispatcher.utter_message(text="\n".join(lines), buttons=CANCEL_CONFIRM_BUTTONS)
+            lines = [t("cancel_confirm", order_id=order.order_id), *self.order_lines(order)]
+            lines.append(t("order_total", total=self.money(order.total)))
+            lines.append(t("reason_line", reason=_reason(t, reason)))
+            plan = "refund_gift_card_plan" if gift_card else "refund_other_plan"
+            lines.append(t(plan, amount=amount, method=method))
+            lines.append(t("ask_yes"))
+            dispatcher.utter_message(
+                text="\n".join(lines), buttons=_buttons(t, CANCEL_CONFIRM_BUTTONS)
+            )
             return events + waiting + _reset("confirmed")
 
         try:
             self.order_book.cancel(order.order_id, reason)
         except OrderError as exc:
-            dispatcher.utter_message(text=str(exc))
+            dispatcher.utter_message(text=_refused(t, exc, order.order_id))
             return events + done
-        refund = REFUND_GIFT_CARD_DONE if gift_card else REFUND_OTHER_DONE
-        dispatcher.utter_message(
-            text=CANCEL_DONE.format(order_id=order.order_id)
-            + " "
-            + refund.format(amount=amount, method=method)
+        refund = t(
+            "refund_gift_card_done" if gift_card else "refund_other_done",
+            amount=amount,
+            method=method,
         )
+        dispatcher.utter_message(text=t("cancel_done", order_id=order.order_id, refund=refund))
         return events + done
 
 
@@ -609,18 +557,28 @@ class ValidateReturnForm(FormValidationAction):
     ``requested_slot`` (or, for items, when the message names a product).
     """
 
-    def __init__(self, order_book: OrderBook | None, currency: str = "USD") -> None:
+    def __init__(
+        self,
+        order_book: OrderBook | None,
+        currency: str = "USD",
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self.order_book = order_book
         self.currency = currency
+        self.catalogue = catalogue or Catalogue()
 
     def name(self) -> str:
         return "validate_return_form"
+
+    def texts(self, tracker: Tracker) -> Texts:
+        """The catalogue in the conversation's language (slot ``language``)."""
+        return self.catalogue.for_language(tracker.get_slot("language"))
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if self.order_book is None:
-            dispatcher.utter_message(text=ORDERS_UNAVAILABLE)
+            dispatcher.utter_message(text=self.texts(tracker)("orders_unavailable"))
             return [SlotSet("order_id", None), SlotSet("requested_slot", None)]
         return await super().run(dispatcher, tracker, domain)
 
@@ -674,8 +632,9 @@ class ValidateReturnForm(FormValidationAction):
     ) -> dict[str, Any]:
         """The order must be the verified customer's own and delivered."""
         slots: dict[str, Any] = {}
+        t = self.texts(tracker)
         if self._customer(tracker) is None:
-            customer, events, problem = _identify(self.order_book, tracker)
+            customer, events, problem = _identify(self.order_book, tracker, t)
             slots.update({e["name"]: e["value"] for e in events})
             if customer is None:
                 dispatcher.utter_message(text=problem)
@@ -683,15 +642,16 @@ class ValidateReturnForm(FormValidationAction):
                 # (and asks for the order again) once the customer is verified.
                 slots["pending_action"] = "return_form"
                 return {**slots, "order_id": None}
-            dispatcher.utter_message(text=VERIFIED.format(first_name=customer.first_name))
+            dispatcher.utter_message(text=t("verified", first_name=customer.first_name))
             tracker.slots.update(slots)  # so _own_order below sees the verification
         order = self._own_order(tracker, slot_value)
         if order is None:
-            dispatcher.utter_message(text=ORDER_NOT_FOUND.format(order_id=slot_value))
+            dispatcher.utter_message(text=t("order_not_found", order_id=slot_value))
             return {**slots, "order_id": None}
         if order.status != "delivered":
+            status = _status(t, order.status)
             dispatcher.utter_message(
-                text=RETURN_NOT_DELIVERED.format(order_id=order.order_id, status=order.status)
+                text=t("return_not_delivered", order_id=order.order_id, status=status)
             )
             return {**slots, "order_id": None}
         newly_given = (
@@ -699,7 +659,7 @@ class ValidateReturnForm(FormValidationAction):
             or tracker.get_slot("requested_slot") == "order_id"
         )
         if newly_given and tracker.get_slot("return_items") is None:
-            lines = [RETURN_ORDER_ITEMS.format(order_id=order.order_id)]
+            lines = [t("return_order_items", order_id=order.order_id)]
             lines += [f"- {_describe_item(item, self.currency)}" for item in order.items]
             dispatcher.utter_message(text="\n".join(lines))
         return {**slots, "order_id": order.order_id}
@@ -717,9 +677,12 @@ class ValidateReturnForm(FormValidationAction):
             return {"return_items": None}
         item_ids = match_order_items(order, slot_value, _latest_entities(tracker))
         if not item_ids:
-            items = "; ".join(_describe_item(item, self.currency) for item in order.items)
+            t = self.texts(tracker)
+            items = t("item_separator").join(
+                _describe_item(item, self.currency) for item in order.items
+            )
             dispatcher.utter_message(
-                text=RETURN_ITEMS_NOT_FOUND.format(order_id=order.order_id, items=items)
+                text=t("return_items_not_found", order_id=order.order_id, items=items)
             )
             return {"return_items": None}
         return {"return_items": item_ids}
@@ -734,9 +697,13 @@ class ValidateReturnForm(FormValidationAction):
         """Any short free text will do; the merchant reads it."""
         reason = " ".join(str(slot_value or "").split())[:500]
         if len(reason) < 2:
-            dispatcher.utter_message(text=RETURN_REASON_MISSING)
+            dispatcher.utter_message(text=self.texts(tracker)("return_reason_missing"))
             return {"return_reason": None}
         return {"return_reason": reason}
+
+
+# "All of them" in Chinese ("全部", "都退", "两个都要退").
+_ALL_ZH = re.compile(r"全部|所有|全都|都退|全退|都要退|两个都|两件都|整单|整个订单")
 
 
 def match_order_items(
@@ -757,7 +724,7 @@ def match_order_items(
         return ids
     text = str(value or "")
     tokens = _tokens(text)
-    if {"all", "everything", "both", "entire", "whole"} & set(tokens):
+    if {"all", "everything", "both", "entire", "whole"} & set(tokens) or _ALL_ZH.search(text):
         return [item.item_id for item in order.items]
     by_id = [item.item_id for item in order.items if item.item_id in set(re.findall(r"\w+", text))]
     if by_id:
@@ -803,47 +770,52 @@ class ActionSubmitReturn(_OrderAction):
         done = _reset(
             "pending_action", "confirmed", "return_items", "return_reason", "requested_slot"
         )
+        t = self.texts(tracker)
         order_ref = tracker.get_slot("order_id")
         item_ids = tracker.get_slot("return_items") or []
         reason = tracker.get_slot("return_reason")
         missing = [
-            label
+            t(label)
             for label, value in (
-                ("the order number", order_ref),
-                ("the items to return", item_ids),
-                ("the reason", reason),
+                ("missing_order_number", order_ref),
+                ("missing_return_items", item_ids),
+                ("missing_return_reason", reason),
             )
             if not value
         ]
         if missing:
-            dispatcher.utter_message(text=RETURN_MISSING_SLOTS.format(missing=", ".join(missing)))
+            listed = t("list_separator").join(missing)
+            dispatcher.utter_message(text=t("return_missing_slots", missing=listed))
             return events
         # Slots were validated by the form, but the order may have changed since: re-check.
         order = self.own_order(customer, order_ref)
         if order is None:
-            dispatcher.utter_message(text=ORDER_NOT_FOUND.format(order_id=order_ref))
+            dispatcher.utter_message(text=t("order_not_found", order_id=order_ref))
             return events + done + _reset("order_id")
         if order.status != "delivered":
+            status = _status(t, order.status)
             dispatcher.utter_message(
-                text=RETURN_NOT_DELIVERED.format(order_id=order.order_id, status=order.status)
+                text=t("return_not_delivered", order_id=order.order_id, status=status)
             )
             return events + done
         items = order.items_by_id(list(item_ids))
         refund_id = self._refund_method(customer, order, tracker)
         amount = self.money(sum(item.price * item.quantity for item in items))
-        method = _describe_payment(refund_id, customer)
+        method = _describe_payment(refund_id, customer, t)
 
         confirmed = self.confirmation(tracker)
         if confirmed is False:
-            dispatcher.utter_message(text=CHANGE_ABORTED.format(order_id=order.order_id))
+            dispatcher.utter_message(text=t("change_aborted", order_id=order.order_id))
             return events + done
         if confirmed is not True:
-            lines = [RETURN_CONFIRM.format(order_id=order.order_id)]
+            lines = [t("return_confirm", order_id=order.order_id)]
             lines += [f"- {_describe_item(item, self.currency)}" for item in items]
-            lines.append(RETURN_REASON_LINE.format(reason=reason))
-            lines.append(RETURN_REFUND_LINE.format(amount=amount, method=method))
-            lines.append(ASK_YES)
-            dispatcher.utter_message(text="\n".join(lines), buttons=RETURN_CONFIRM_BUTTONS)
+            lines.append(t("reason_line", reason=reason))
+            lines.append(t("return_refund_line", amount=amount, method=method))
+            lines.append(t("ask_yes"))
+            dispatcher.utter_message(
+                text="\n".join(lines), buttons=_buttons(t, RETURN_CONFIRM_BUTTONS)
+            )
             return events + [
                 SlotSet("pending_action", self.name()),
                 SlotSet("refund_method_id", refund_id),
@@ -852,10 +824,10 @@ class ActionSubmitReturn(_OrderAction):
         try:
             self.order_book.request_return(order.order_id, list(item_ids), reason, refund_id)
         except OrderError as exc:
-            dispatcher.utter_message(text=str(exc))
+            dispatcher.utter_message(text=_refused(t, exc, order.order_id))
             return events + done
         dispatcher.utter_message(
-            text=RETURN_DONE.format(order_id=order.order_id, amount=amount, method=method)
+            text=t("return_done", order_id=order.order_id, amount=amount, method=method)
         )
         return events + done + _reset("refund_method_id")
 
@@ -867,7 +839,8 @@ class ActionSubmitReturn(_OrderAction):
         chosen = tracker.get_slot("refund_method_id")
         if chosen == original or chosen in gift_cards:
             return chosen
-        if "gift card" in _text(tracker).lower() and gift_cards:
+        text = _text(tracker).lower()
+        if ("gift card" in text or "礼品卡" in text or "禮品卡" in text) and gift_cards:
             return gift_cards[0]
         return original
 
@@ -898,9 +871,12 @@ _VAGUE_VALUES = {
 class ActionProductSearch(Action):
     """Find products by ``product`` entities or title words; list variants, prices, stock."""
 
-    def __init__(self, catalog: list[Any], currency: str = "USD") -> None:
+    def __init__(
+        self, catalog: list[Any], currency: str = "USD", catalogue: Catalogue | None = None
+    ) -> None:
         self.catalog = list(catalog)
         self.currency = currency
+        self.catalogue = catalogue or Catalogue()
         self._by_id = {str(p.id): p for p in self.catalog}
 
     def name(self) -> str:
@@ -910,6 +886,7 @@ class ActionProductSearch(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         text = _text(tracker)
+        t = self.catalogue.for_language(tracker.get_slot("language"))
         products = self.find_products(tracker)
         option_filters = self._option_entities(tracker)
         if not products and option_filters:
@@ -920,7 +897,7 @@ class ActionProductSearch(Action):
                 if str(pid) in self._by_id
             ]
         if not products:
-            dispatcher.utter_message(text=PRODUCT_NOT_FOUND)
+            dispatcher.utter_message(text=t("product_not_found"))
             return [SlotSet("last_products", [])]
 
         paragraphs: list[str] = []
@@ -929,9 +906,9 @@ class ActionProductSearch(Action):
             filters = self._filters_for(product, option_filters, text)
             variants = [v for v in product.variants if self._matches(v, filters)]
             if filters and not variants:
-                paragraphs.append(self._no_variant_text(product, filters))
+                paragraphs.append(self._no_variant_text(product, filters, t))
                 continue
-            paragraphs.append(self._product_text(product, variants, filters))
+            paragraphs.append(self._product_text(product, variants, t, filters))
             cards.append(self._card(product, variants))
         if cards:
             dispatcher.utter_message(
@@ -1024,22 +1001,32 @@ class ActionProductSearch(Action):
         return product.price
 
     def _product_text(
-        self, product: Any, variants: list[Any], filters: dict[str, set[str]] | None = None
+        self,
+        product: Any,
+        variants: list[Any],
+        t: Texts,
+        filters: dict[str, set[str]] | None = None,
     ) -> str:
+        def money(amount: float | None) -> str:
+            return format_money(amount, self.currency, t("price_on_request"))
+
         if not product.variants:
-            stock = IN_STOCK if product.in_stock else OUT_OF_STOCK
-            return f"{product.title}: {self.money(product.price)}, {stock}."
+            stock = t("in_stock" if product.in_stock else "out_of_stock")
+            return t("product_simple", title=product.title, price=money(product.price), stock=stock)
         prices = [p for p in (self._price(product, v) for v in product.variants) if p is not None]
         price_range = (
-            self.money(min(prices))
+            money(min(prices))
             if prices and min(prices) == max(prices)
-            else f"{self.money(min(prices))} to {self.money(max(prices))}"
+            else t("price_range", low=money(min(prices)), high=money(max(prices)))
             if prices
-            else self.money(None)
+            else money(None)
         )
         lines = [
-            PRODUCT_SUMMARY.format(
-                title=product.title, count=len(product.variants), price_range=price_range
+            t(
+                "product_summary",
+                title=product.title,
+                count=len(product.variants),
+                price_range=price_range,
             )
         ]
         if filters:
@@ -1047,30 +1034,39 @@ class ActionProductSearch(Action):
             wanted = " / ".join(
                 sorted({str(v.options[k]) for v in variants for k in filters if k in v.options})
             )
-            lines.append(PRODUCT_MATCHING.format(count=len(variants), wanted=wanted))
+            lines.append(t("product_matching", count=len(variants), wanted=wanted))
         # Available variants first: they are what the customer can buy.
         ordered = sorted(variants, key=lambda v: not (v.available and product.in_stock))
         for variant in ordered[:MAX_VARIANTS_IN_TEXT]:
-            stock = IN_STOCK if variant.available and product.in_stock else OUT_OF_STOCK
+            stock = t("in_stock" if variant.available and product.in_stock else "out_of_stock")
             lines.append(
-                f"- {product.title} — {_describe_options(variant.options)}: "
-                f"{self.money(self._price(product, variant))}, {stock}"
+                t(
+                    "product_variant_line",
+                    title=product.title,
+                    options=_describe_options(variant.options),
+                    price=money(self._price(product, variant)),
+                    stock=stock,
+                )
             )
         if len(variants) > MAX_VARIANTS_IN_TEXT:
-            lines.append(PRODUCT_MORE.format(count=len(variants) - MAX_VARIANTS_IN_TEXT))
+            lines.append(t("product_more", count=len(variants) - MAX_VARIANTS_IN_TEXT))
         return "\n".join(lines)
 
-    def _no_variant_text(self, product: Any, filters: dict[str, set[str]]) -> str:
+    def _no_variant_text(self, product: Any, filters: dict[str, set[str]], t: Texts) -> str:
         wanted = " / ".join(sorted(v for vals in filters.values() for v in vals))
         if len(filters) == 1:
             option = next(iter(filters))
             values = sorted(
                 {str(v.options.get(option)) for v in product.variants if option in v.options}
             )
-            return PRODUCT_NO_VARIANT.format(
-                title=product.title, wanted=wanted, option=option, values=", ".join(values)
+            return t(
+                "product_no_variant",
+                title=product.title,
+                wanted=wanted,
+                option=option,
+                values=t("list_separator").join(values),
             )
-        return PRODUCT_NO_VARIANT_PLAIN.format(title=product.title, wanted=wanted)
+        return t("product_no_variant_plain", title=product.title, wanted=wanted)
 
     def _card(self, product: Any, variants: list[Any]) -> dict[str, Any]:
         prices = [p for p in (self._price(product, v) for v in product.variants) if p is not None]
@@ -1106,9 +1102,10 @@ class ActionHandoff(Action):
     how to reach the store instead and the conversation stays with the assistant.
     """
 
-    def __init__(self, handoff_text: str | None = None, contact_text: str | None = None) -> None:
-        self.handoff_text = handoff_text or DEFAULT_HANDOFF_TEXT
-        self.contact_text = contact_text or DEFAULT_CONTACT_TEXT
+    def __init__(self, catalogue: Catalogue | None = None) -> None:
+        """``catalogue``: the store's texts (``handoff``, ``contact``: store.toml's
+        ``handoff_text`` / ``contact_text`` in the store's language)."""
+        self.catalogue = catalogue or Catalogue()
 
     def name(self) -> str:
         return "action_handoff"
@@ -1116,10 +1113,11 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        t = self.catalogue.for_language(tracker.get_slot("language"))
         if tracker.get_slot("agent_inbox") is False:
-            dispatcher.utter_message(text=NO_INBOX_HANDOFF.format(contact=self.contact_text))
+            dispatcher.utter_message(text=t("no_inbox_handoff", contact=t("contact")))
             return [SlotSet("handoff", None), SlotSet("pending_action", None)]
-        dispatcher.utter_message(text=self.handoff_text)
+        dispatcher.utter_message(text=t("handoff"))
         return [SlotSet("handoff", True), SlotSet("pending_action", None)]
 
 
@@ -1132,24 +1130,31 @@ def build_actions(
     handoff_text: str | None = None,
     currency: str = "USD",
     contact_text: str | None = None,
+    catalogue: Catalogue | None = None,
 ) -> list[Action]:
     """Every business action, ready to register. See :func:`build_executor`."""
     products = catalog
     if hasattr(catalog, "products") and hasattr(catalog, "settings"):
-        # A knowledge_base.store.Store: take its products, handoff text and currency.
-        settings = catalog.settings
+        # A knowledge_base.store.Store: its products, texts (store.toml) and currency.
+        catalogue = catalogue or Catalogue.for_store(catalog)
         products = catalog.products
-        handoff_text = handoff_text or getattr(settings, "handoff_text", None)
-        contact_text = contact_text or getattr(settings, "contact_text", None)
-        currency = getattr(settings, "currency", None) or currency
+        currency = getattr(catalog.settings, "currency", None) or currency
+    catalogue = catalogue or Catalogue()
+    # Texts given here are the store's own, in the store's language.
+    given = {"handoff": handoff_text, "contact": contact_text}
+    own = {key: text.replace("{", "{{").replace("}", "}}") for key, text in given.items() if text}
+    if own:
+        overrides = {k: dict(v) for k, v in catalogue.overrides.items()}
+        overrides.setdefault(catalogue.store_language, {}).update(own)
+        catalogue = Catalogue(overrides, catalogue.store_name, catalogue.store_language)
     return [
-        ActionVerifyCustomer(order_book, currency),
-        ActionOrderStatus(order_book, currency),
-        ActionCancelOrder(order_book, currency),
-        ValidateReturnForm(order_book, currency),
-        ActionSubmitReturn(order_book, currency),
-        ActionProductSearch(products, currency),
-        ActionHandoff(handoff_text, contact_text),
+        ActionVerifyCustomer(order_book, currency, catalogue),
+        ActionOrderStatus(order_book, currency, catalogue),
+        ActionCancelOrder(order_book, currency, catalogue),
+        ValidateReturnForm(order_book, currency, catalogue),
+        ActionSubmitReturn(order_book, currency, catalogue),
+        ActionProductSearch(products, currency, catalogue),
+        ActionHandoff(catalogue),
     ]
 
 
@@ -1159,16 +1164,20 @@ def build_executor(
     handoff_text: str | None = None,
     currency: str = "USD",
     contact_text: str | None = None,
+    catalogue: Catalogue | None = None,
 ) -> ActionExecutor:
     """A rasa-sdk ``ActionExecutor`` with all business actions registered.
 
     ``order_book`` may be None (a store without orders): the order actions then say that
-    orders can't be looked up here. ``catalog`` is a list of products (``.id``, ``.title``, ``.category``, ``.price``,
-    ``.variants``, ``.in_stock``), or a whole ``Store``, whose settings then supply the
-    handoff text, contact text and currency. ``contact_text``: how to reach the store,
-    said instead of the handoff text when there is no agent inbox.
+    orders can't be looked up here. ``catalog`` is a list of products (``.id``, ``.title``,
+    ``.category``, ``.price``, ``.variants``, ``.in_stock``), or a whole ``Store``, whose
+    ``store.toml`` then supplies the texts and the currency. ``catalogue``: the texts
+    (bot/messages.py), in every language; ``handoff_text`` / ``contact_text`` (how to reach
+    the store, said instead of the handoff text when there is no agent inbox) override
+    its handoff and contact texts in the store's language.
     """
     executor = ActionExecutor()
-    for action in build_actions(order_book, catalog, handoff_text, currency, contact_text):
+    actions = build_actions(order_book, catalog, handoff_text, currency, contact_text, catalogue)
+    for action in actions:
         executor.register_action(action)
     return executor

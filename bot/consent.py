@@ -10,7 +10,8 @@ full refund?" is a new question.
 
 The words are data, one :class:`Lexicon` per language in :data:`LEXICONS`, so another
 language is added by adding its lists (Chinese is here as a start). Languages written
-without spaces (Chinese) are segmented by greedy longest match against the lists.
+without spaces (Chinese) are segmented by greedy longest match against the lists;
+traditional Chinese is read as simplified.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from bot.language import simplified
 
 
 class Answer(Enum):
@@ -79,8 +82,13 @@ LEXICONS: dict[str, Lexicon] = {
         | {","},
     ),
     "zh": Lexicon(
-        affirm=_list("是, 是的, 好, 好的, 确认, 确定, 可以, 对, 对的, 行, 没问题, 嗯"),
-        negate=_list("不, 不要, 别, 等等, 等一下, 算了, 先不, 不用, 暂停"),
+        affirm=_list(
+            """是, 是的, 是滴, 好, 好的, 好滴, 好嘞, 确认, 确定, 可以, 可以的, 对, 对的, 对呀,
+            行, 行的, 没问题, 没错, 同意, 嗯, 嗯嗯"""
+        ),
+        negate=_list(
+            "不, 不要, 别, 等等, 等一下, 等会, 等会儿, 慢着, 再想想, 算了, 先不, 不用, 暂停"
+        ),
         hedge=_list("但是, 可是, 如果, 吗, ？"),
         filler=_list("请, 吧, 了, 取消, 退货, 订单, 谢谢, 麻烦, 。, ！, ，"),
     ),
@@ -100,7 +108,7 @@ _TOKEN_RE = re.compile(rf"[{_CJK}]+|[a-z0-9]+(?:'[a-z]+)?|[?？!！.。,，]")
 
 
 def _normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = simplified(unicodedata.normalize("NFKC", text)).lower()
     return text.replace("\u2019", "'").replace("\u2018", "'")
 
 

@@ -10,19 +10,23 @@ the server can stream a generated answer while it is being checked:
 The policy is deliberately a short, readable function (``_decide``): the
 business rules (verify first, explicit yes before a change, abstain when the
 knowledge base does not answer) are visible in one screen.
+
+Each message's language is told first (bot/language.py): the reply's fixed texts
+come from the message catalogue in that language (bot/messages.py), and the words
+that decide a route are read with that language's rules (bot/phrases.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import phrases
 from bot.action_runner import (
     CUSTOMER_SLOTS,
     ActionError,
@@ -35,6 +39,8 @@ from bot.config import Config
 from bot.consent import Answer, classify
 from bot.escalation import offer_handoff_if_needed
 from bot.grounding import answer_sources, extractive_answer, hit_source_text
+from bot.language import detect, reply_language
+from bot.messages import Catalogue, Texts
 from bot.storage import Conversation, ConversationStore, TurnRecord, identity_key
 from knowledge_base.calibration import Calibration, conservative
 
@@ -59,59 +65,25 @@ INTENT_MIN_CONFIDENCE = 0.5
 
 RETURN_SLOTS = ("order_id", "return_items", "return_reason")
 
-# A yes to a change is judged by bot/consent.py (the whole reply, no negation, the
-# intent model's "deny"); this prefix match only lets "no ..." leave the return form.
-NO_RE = re.compile(
-    r"^\s*(no|n|nope|nah|don'?t|do not|never ?mind|stop|cancel that|not now)\b", re.I
-)
-# Asking for a person is honoured whatever the intent model's confidence: "Can I
-# speak to an agent?" must never end in a clarifying question or a refusal.
-_PERSON = r"(?:agent|human|person|representative|operator|someone|somebody|staff|support team)"
-HUMAN_REQUEST_RE = re.compile(
-    rf"\b(?:talk|speak|chat)\s+(?:to|with)\b[^.?!]{{0,30}}?\b{_PERSON}\b"
-    rf"|\b(?:connect|transfer|put)\s+me\b[^.?!]{{0,30}}?\b{_PERSON}\b"
-    r"|^\s*(?:an? )?(?:agent|human|representative|operator)\s*(?:please)?\s*[.!?]*\s*$",
-    re.I,
-)
-# A question about the rules ("Can I return an item before it arrives?", "Do I
-# pay the postage for returns?", "How can I cancel an order?") rather than a
-# request about one's own order: answered from the store's policies, with a
-# button that starts the action. "Can you ..." is a polite request, not a
-# question about the rules, and "where is / status of / when will my" asks
-# about one specific order, so neither is one.
-GENERAL_QUESTION_RE = re.compile(
-    r"^\s*(?:(?:can|could|may|should|must) (?:i|we|one)\b"
-    r"|(?:do|does) (?:i|we|you|one)\b"
-    r"|(?:is|are) there\b|is it (?:possible|ok|okay|true)\b"
-    r"|how (?:long|many|much|soon|often|do|does|can|should|will|would)\b"
-    r"|what (?:is|are|happens|if|should|do|can)\b|what's\b"
-    r"|why (?:can'?t|cannot|can not|is|are|do|does|did|would|isn'?t|won'?t)\b)"
-    r"|\bwhat (?:should|do|can) i do\b|\bwhy\s*\?\s*$",
-    re.I,
-)
-SPECIFIC_ORDER_RE = re.compile(
-    r"\b(?:where|status|when will my|has my|did my|tracking number for)\b", re.I
-)
+# The words that decide a route whatever the intent model says (asking for a person,
+# a question about the rules, a "no", a cancellation reason) are bot/phrases.py's, per
+# language. Every text the customer reads is bot/messages.py's, in their language.
+
 # The button offered beside a policy answer; its payload is sent as the
-# customer's next message and starts the action.
+# customer's next message and starts the action. Its title is a catalogue key; the
+# payload stays English whatever the reply's language (the click keeps the language).
 ACTION_OFFERS = {
     **dict.fromkeys(
         ORDER_STATUS_INTENTS,
-        {"title": "Check my order", "payload": "I want to check the status of my order"},
+        {"title": "button_check_order", "payload": "I want to check the status of my order"},
     ),
     **dict.fromkeys(
-        CANCEL_INTENTS, {"title": "Cancel an order", "payload": "I want to cancel my order"}
+        CANCEL_INTENTS, {"title": "button_cancel_order", "payload": "I want to cancel my order"}
     ),
     **dict.fromkeys(
         RETURN_INTENTS,
-        {"title": "Start a return", "payload": "I want to return an item from my order"},
+        {"title": "button_start_return", "payload": "I want to return an item from my order"},
     ),
-}
-CANCEL_REASONS = {
-    "no longer needed": re.compile(
-        r"no longer need|don'?t need|do not need|not needed|changed my mind", re.I
-    ),
-    "ordered by mistake": re.compile(r"mistake|by accident|accidental|wrong", re.I),
 }
 
 # Each change question's own button payloads: (yes, no). A button answers only the
@@ -121,10 +93,16 @@ CONFIRM_PAYLOADS = {
     "action_submit_return": ("/confirm_return", "/deny_return"),
 }
 HANDOFF_PAYLOAD, DECLINE_HANDOFF_PAYLOAD = "/handoff", "/decline_handoff"
-HANDOFF_BUTTONS = [
-    {"title": "Talk to a person", "payload": HANDOFF_PAYLOAD},
-    {"title": "No thanks", "payload": DECLINE_HANDOFF_PAYLOAD},
-]
+
+
+def handoff_buttons(texts: Texts) -> list[dict[str, str]]:
+    """The "Talk to a person" / "No thanks" buttons, in the reply's language."""
+    return [
+        {"title": texts("button_talk_to_person"), "payload": HANDOFF_PAYLOAD},
+        {"title": texts("button_no_thanks"), "payload": DECLINE_HANDOFF_PAYLOAD},
+    ]
+
+
 # Actions whose run may verify the customer from the details given (bot/actions.py).
 VERIFYING_ACTIONS = {
     "action_verify_customer",
@@ -132,32 +110,6 @@ VERIFYING_ACTIONS = {
     "action_cancel_order",
     "action_submit_return",
     "validate_return_form",
-}
-
-TEXTS = {
-    "confirmation_expired": "That question has expired, so I haven't changed anything. "
-    "If you still want it, please ask again and I'll show you the details to confirm.",
-    "confirm_unclear": "I haven't changed anything yet. To go ahead, please answer just "
-    '"yes"; to keep everything as it is, answer "no".',
-    "verification_handoff": "For your security I can't take more attempts to verify your "
-    "identity in this chat.",
-    "handoff_waiting": "You're in the queue for a member of our team; they will reply here. "
-    "Type /restart to start over with the assistant.",
-    "oos": "I'm sorry, I can't help with that here: I can answer questions about {store}, "
-    "our products, and your orders. Would you like me to connect you with a person?",
-    "low_confidence": "I'm not sure I have the right answer to that in our store's information, "
-    "and I'd rather not guess. Would you like me to connect you with a person?",
-    "clarify": "I want to be sure I answer the right question. Did you mean one of these?",
-    "deny_change": "Okay, I haven't changed anything. Is there anything else I can help with?",
-    "deny_handoff": "No problem. What else can I help you with?",
-    "goodbye": "Thanks for visiting {store}. Have a great day!",
-    "thanks": "You're welcome! Anything else I can help with?",
-    "restart": "Okay, let's start over. How can I help?",
-    "action_failed": "Sorry, something went wrong on our side while handling that. "
-    "I can connect you with a person who can help.",
-    "handed_back": "You're back with our assistant. How else can I help?",
-    "busy": "Sorry, a lot of customers are asking right now, so I can't write you a full "
-    "answer this minute. Here is what our store information says:\n{answer}",
 }
 
 
@@ -234,6 +186,8 @@ class _Turn:
     conv: Conversation
     text: str
     parse: dict[str, Any]
+    texts: Texts  # the catalogue in the reply's language
+    heard: str | None = None  # the message's own language (None: too short to tell)
     messages: list[dict[str, Any]] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
     action: str | None = None
@@ -242,6 +196,11 @@ class _Turn:
     @property
     def slots(self) -> dict[str, Any]:
         return self.conv.slots
+
+    @property
+    def rules(self) -> list[phrases.Phrases]:
+        """The lexical rules this message is read with (its language's, bot/phrases.py)."""
+        return phrases.rules_for(self.heard)
 
     def entity(self, name: str) -> str | None:
         for e in self.parse.get("entities", []):
@@ -268,10 +227,13 @@ class Bot:
         answerer: Any,
         runner: ActionRunner,
         conversations: ConversationStore,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.settings = store.settings
+        # Every fixed text, per language, with the store's overrides (bot/messages.py).
+        self.catalogue = catalogue or Catalogue.for_store(store)
         self.nlu = nlu
         self.index = index
         self.answerer = answerer
@@ -311,10 +273,11 @@ class Bot:
             conv = await asyncio.to_thread(self.conversations.load_conversation, sender)
             self._expire_verification(conv)
             was_handed_off = bool(conv.slots.get("handoff"))
+            heard, texts = self._language(conv, text)
             if text.strip().lower() in ("/restart", "/reset"):
                 if was_handed_off:  # the customer left the agents' queue
                     await asyncio.to_thread(self.conversations.close_handoff, sender, "customer")
-                conv.slots, conv.history = {}, []
+                conv.slots, conv.history = {"language": texts.language}, []
                 turn = _Turn(
                     conv,
                     text,
@@ -324,17 +287,18 @@ class Bot:
                         "entities": [],
                         "intent_ranking": [],
                     },
+                    texts,
                 )
-                turn.say(TEXTS["restart"])
+                turn.say(texts("restart"))
                 turn.action = "action_restart"
             else:
                 parse = await asyncio.to_thread(self.nlu.parse, text)
-                turn = _Turn(conv, text, parse)
+                turn = _Turn(conv, text, parse, texts, heard)
                 async for event in self._decide(turn):
                     yield event
                 if self.config.escalation_enabled and not was_handed_off:
                     # Going badly (sharp negative turn, two failures)? Offer a person first.
-                    offer_handoff_if_needed(turn, self.config.escalation_sentiment_drop)
+                    offer_handoff_if_needed(turn, self.config.escalation_sentiment_drop, texts)
                 if turn.slots.get("handoff") and not was_handed_off:
                     turn.slots["handoff_reason"] = self._handoff_reason(turn)
             reply = await self._finish(turn, started)
@@ -343,6 +307,21 @@ class Bot:
                     self.conversations.open_handoff, sender, turn.slots["handoff_reason"]
                 )
             yield {"type": "done", "reply": reply}
+
+    def _language(self, conv: Conversation, text: str) -> tuple[str | None, Texts]:
+        """The message's own language (bot/language.py) and the texts to reply with.
+
+        The reply is in the message's language when the bot speaks it; a message too
+        short to tell ("ok", an order id) or one of the buttons just offered (their
+        payloads are English) keeps the conversation's language (slot ``language``),
+        and the first such message gets the store's.
+        """
+        slots = conv.slots
+        offered = text.strip() in (slots.get("offered_payloads") or ())
+        heard = None if offered else detect(text)
+        language = reply_language(heard, slots.get("language"), self.catalogue.store_language)
+        slots["language"] = language  # the actions read it (bot/actions.py)
+        return heard, self.catalogue.for_language(language)
 
     @asynccontextmanager
     async def lock_for(self, sender: str) -> AsyncIterator[None]:
@@ -369,12 +348,13 @@ class Bot:
             conv = await asyncio.to_thread(self.conversations.load_conversation, sender)
             for key in ("handoff", "handoff_reason", "offered_handoff"):
                 conv.slots.pop(key, None)
-            conv.history.append({"role": "assistant", "content": TEXTS["handed_back"]})
+            notice = self.catalogue.text("handed_back", conv.slots.get("language"))
+            conv.history.append({"role": "assistant", "content": notice})
             record = TurnRecord(
                 sender=sender,
                 user_text="",
                 action="handback",
-                messages=[{"recipient_id": sender, "text": TEXTS["handed_back"]}],
+                messages=[{"recipient_id": sender, "text": notice}],
                 author="system",
             )
             # Closed first: whoever is woken by the notice already sees the queue without it.
@@ -394,7 +374,7 @@ class Bot:
         confident = confidence >= INTENT_MIN_CONFIDENCE
         # How this message answers a yes/no question; a change needs Answer.YES.
         answer = classify(turn.text, turn.parse)
-        no = (intent == "deny" and confident) or bool(NO_RE.match(turn.text))
+        no = (intent == "deny" and confident) or phrases.says_no(turn.text, turn.rules)
         payload = turn.text.strip().lower()
         self._remember_identity(turn)
 
@@ -415,7 +395,7 @@ class Bot:
                 turn.action = "handoff_to_agent"
             else:
                 turn.action = "handoff_waiting"
-                turn.say(TEXTS["handoff_waiting"])
+                turn.say(turn.texts("handoff_waiting"))
             return
 
         # Identity details arrived: verify before anything else uses them.
@@ -437,7 +417,7 @@ class Bot:
         offered = slots.pop("offered_handoff", False)
         if payload == DECLINE_HANDOFF_PAYLOAD or (offered and answer is Answer.NO):
             turn.action = "action_listen"
-            turn.say(TEXTS["deny_handoff"])
+            turn.say(turn.texts("deny_handoff"))
             return
         if offered and (
             answer is Answer.YES or (answer is Answer.UNCLEAR and intent == "affirm" and confident)
@@ -448,7 +428,7 @@ class Bot:
             # A button of a question no longer pending (answered, lapsed): change nothing.
             self._clear_pending(slots)
             turn.action = "action_listen"
-            turn.say(TEXTS["confirmation_expired"])
+            turn.say(turn.texts("confirmation_expired"))
             return
         if pending and slots.get("verified_customer_id"):
             if self._answers_pending_question(turn):
@@ -458,7 +438,7 @@ class Bot:
             if no and not slots.get("requested_slot") == "return_reason":
                 self._clear_pending(slots)
                 turn.action = "action_deactivate_loop"
-                turn.say(TEXTS["deny_change"])
+                turn.say(turn.texts("deny_change"))
                 return
             if self._leaves_return_form(turn, intent, confident):
                 self._clear_pending(slots)  # the customer moved on; answer the new request
@@ -470,7 +450,7 @@ class Bot:
         if self._asks_for_person(turn):
             await self._run(turn, "action_handoff")
         elif policy := await self._policy_question(turn, intent, confident):
-            offer = ACTION_OFFERS.get(intent) if confident else None
+            offer = self._action_offer(turn, intent) if confident else None
             async for event in self._knowledge(turn, False, policy, offer):
                 yield event
         elif confident and intent in ORDER_STATUS_INTENTS:
@@ -480,8 +460,8 @@ class Bot:
             await self._start(turn, "action_cancel_order")
         elif confident and intent in RETURN_INTENTS:
             await self._start(turn, "return_form")
-        elif confident and intent in SMALL_TALK:
-            self._small_talk(turn, intent)
+        elif talk := self._small_talk_intent(turn, intent, confident):
+            self._small_talk(turn, talk)
         elif turn.entity("order_id") and not (
             confident and intent not in ("affirm", "deny", "oos")
         ):
@@ -509,7 +489,7 @@ class Bot:
         )
         if not (routes_to_action or self._mentions_product(turn)) or turn.entity("order_id"):
             return None
-        if not GENERAL_QUESTION_RE.search(turn.text) or SPECIFIC_ORDER_RE.search(turn.text):
+        if not phrases.asks_about_rules(turn.text, turn.rules):
             return None
         hits = await asyncio.to_thread(self.index.search, turn.text, 5)
         best = hits[0] if hits else None
@@ -518,15 +498,20 @@ class Bot:
         decision, _ = self.calibration.decide(hits, self._composes())
         return (hits, decision) if decision in ("quote", "answer") else None
 
-    def _abstain_text(self, out_of_scope: bool) -> str:
-        key = "oos" if out_of_scope else "low_confidence"
-        return TEXTS[key].format(store=self.settings.name)
+    def _abstain_text(self, turn: _Turn, out_of_scope: bool) -> str:
+        return turn.texts("oos" if out_of_scope else "low_confidence")
 
     def _abstain(self, turn: _Turn, out_of_scope: bool) -> None:
         """Say honestly that the store's information does not answer; offer a person."""
         turn.action = "action_abstain"
-        turn.say(self._abstain_text(out_of_scope), buttons=HANDOFF_BUTTONS)
+        turn.say(self._abstain_text(turn, out_of_scope), buttons=handoff_buttons(turn.texts))
         turn.slots["offered_handoff"] = True
+
+    @staticmethod
+    def _action_offer(turn: _Turn, intent: str) -> dict[str, str] | None:
+        """The button that starts the action a policy question was about, if any."""
+        offer = ACTION_OFFERS.get(intent)
+        return {**offer, "title": turn.texts(offer["title"])} if offer else None
 
     def _composes(self) -> bool:
         """Whether a chat model writes knowledge answers (else they are quotations)."""
@@ -566,9 +551,9 @@ class Bot:
                 if (i == 0 or self.calibration.plausible(hits, i)) and hit.title not in options:
                     options.append(hit.title)
             turn.say(
-                TEXTS["clarify"],
+                turn.texts("clarify"),
                 buttons=[{"title": t, "payload": t} for t in options]
-                + [{"title": "None of these: talk to a person", "payload": "/handoff"}],
+                + [{"title": turn.texts("button_none_of_these"), "payload": "/handoff"}],
             )
             turn.sources = [h.source() for h in hits[:3]]
             return
@@ -609,13 +594,13 @@ class Bot:
                 turn.action = "action_answer_busy"
                 turn.fallback = True
                 turn.say(
-                    TEXTS["busy"].format(answer=extractive_answer(used)),
+                    turn.texts("busy", answer=extractive_answer(used)),
                     buttons=[offer] if offer else None,
                 )
                 return
             # Below the quote point the passages may not answer: when the model's
             # reply is refused, say so honestly rather than quote a near miss.
-            unsure = self._abstain_text(out_of_scope) if decision != "quote" else None
+            unsure = self._abstain_text(turn, out_of_scope) if decision != "quote" else None
             async for event in self.answerer.stream(
                 turn.text, used, turn.conv.history[-4:], self.settings, fallback=unsure
             ):
@@ -676,8 +661,8 @@ class Bot:
         if missing:
             slots["requested_slot"] = missing[0]
             last = turn.messages[-1].get("text", "") if turn.messages else ""
-            if not last.rstrip().endswith("?"):
-                turn.say(RETURN_QUESTIONS[missing[0]])
+            if not last.rstrip().endswith(("?", "？")):  # the action asked already
+                turn.say(turn.texts(RETURN_QUESTIONS[missing[0]]))
             turn.action = turn.action or "return_form"
             return
         slots["requested_slot"] = None
@@ -714,7 +699,7 @@ class Bot:
         except ActionError as exc:
             log.error("action %s failed: %s", action, exc)
             turn.action = action
-            turn.say(TEXTS["action_failed"], buttons=HANDOFF_BUTTONS[:1])
+            turn.say(turn.texts("action_failed"), buttons=handoff_buttons(turn.texts)[:1])
             slots["offered_handoff"] = True
             return
         new_slots = apply_events(dict(slots), result.get("events", []))
@@ -756,7 +741,7 @@ class Bot:
             if slots.get("verification_locked") and not slots.get("verified_customer_id"):
                 # Too many failed attempts: a person, not more guesses.
                 self._clear_pending(slots)
-                turn.say(TEXTS["verification_handoff"])
+                turn.say(turn.texts("verification_handoff"))
                 await self._run(turn, "action_handoff")
 
     # -- consent and verification limits ----------------------------------------
@@ -782,7 +767,7 @@ class Bot:
         turn.action = "action_listen"
         if answer is Answer.NO:
             self._clear_pending(slots)
-            turn.say(TEXTS["deny_change"])
+            turn.say(turn.texts("deny_change"))
             return True
         if answer is Answer.YES and not expired:
             slots["confirmed"] = True
@@ -790,19 +775,17 @@ class Bot:
             return True
         if answer is Answer.YES or (answer is Answer.UNCLEAR and expired):
             self._clear_pending(slots)
-            turn.say(TEXTS["confirmation_expired"])
+            turn.say(turn.texts("confirmation_expired"))
             return True
         if answer is Answer.UNCLEAR:
             yes_no = [
-                {"title": "Yes", "payload": yes_payload or "yes"},
-                {"title": "No", "payload": no_payload or "no"},
+                {"title": turn.texts("button_yes"), "payload": yes_payload or "yes"},
+                {"title": turn.texts("button_no"), "payload": no_payload or "no"},
             ]
-            turn.say(TEXTS["confirm_unclear"], buttons=yes_no)
+            turn.say(turn.texts("confirm_unclear"), buttons=yes_no)
             return True
         turn.action = None
-        new_detail = turn.entity("order_id") or any(
-            p.search(turn.text) for p in CANCEL_REASONS.values()
-        )
+        new_detail = turn.entity("order_id") or phrases.cancel_reason(turn.text, turn.rules)
         if expired or not new_detail or payload in _ALL_CONFIRM_PAYLOADS:
             self._clear_pending(slots)  # another request came in between: the question lapses
         return False
@@ -901,16 +884,15 @@ class Bot:
     def _asks_for_person(self, turn: _Turn) -> bool:
         """The best intent is the handoff one (not rejected as out of scope; the
         confidence bar for actions does not apply) or the words ask for a person."""
-        return turn.parse["intent"]["name"] in HANDOFF_INTENTS or bool(
-            HUMAN_REQUEST_RE.search(turn.text)
+        return turn.parse["intent"]["name"] in HANDOFF_INTENTS or phrases.asks_for_person(
+            turn.text, turn.rules
         )
 
     def _set_cancel_reason(self, turn: _Turn) -> bool:
-        for reason, pattern in CANCEL_REASONS.items():
-            if pattern.search(turn.text):
-                turn.slots["cancel_reason"] = reason
-                return True
-        return False
+        reason = phrases.cancel_reason(turn.text, turn.rules)
+        if reason:
+            turn.slots["cancel_reason"] = reason
+        return bool(reason)
 
     def _mentions_product(self, turn: _Turn) -> bool:
         return any(e.get("entity") == "product" for e in turn.parse.get("entities", []))
@@ -926,17 +908,27 @@ class Bot:
         ):
             slots.pop(key, None)
 
+    def _small_talk_intent(self, turn: _Turn, intent: str, confident: bool) -> str | None:
+        """Greet, thanks or goodbye: the intent model's, or the message language's rules
+        (the model reads English small talk; "谢谢" is the rules')."""
+        if confident and intent in SMALL_TALK:
+            return intent
+        return phrases.small_talk(turn.text, turn.rules)
+
     def _small_talk(self, turn: _Turn, intent: str) -> None:
         turn.action = f"utter_{intent}"
-        if intent == "greet":
-            turn.say(self.settings.greeting)
-        else:
-            turn.say(TEXTS[intent].format(store=self.settings.name))
+        turn.say(turn.texts("greeting" if intent == "greet" else intent))
 
     async def _finish(self, turn: _Turn, started: float) -> Reply:
         """Log the turn with the state it leaves; only then is it acknowledged."""
         if not turn.messages and turn.action != "handoff_to_agent":
-            turn.say(TEXTS["low_confidence"])
+            turn.say(turn.texts("low_confidence"))
+        # A click on one of this reply's buttons keeps the conversation's language.
+        payloads = [b["payload"] for m in turn.messages for b in m.get("buttons") or []]
+        if payloads:
+            turn.slots["offered_payloads"] = payloads
+        else:
+            turn.slots.pop("offered_payloads", None)
         latency = (time.perf_counter() - started) * 1000
         conv = turn.conv
         reply_text = "\n".join(m["text"] for m in turn.messages if m.get("text"))
@@ -979,8 +971,9 @@ class Bot:
 
 _ALL_CONFIRM_PAYLOADS = {p for pair in CONFIRM_PAYLOADS.values() for p in pair}
 
+# What the return form asks for each slot (catalogue keys).
 RETURN_QUESTIONS = {
-    "order_id": "Which order would you like to return items from? Please give the order id (like #W1234567).",
-    "return_items": "Which items from that order would you like to return? You can name them, or say 'all'.",
-    "return_reason": "What's the reason for the return?",
+    "order_id": "return_ask_order_id",
+    "return_items": "return_ask_items",
+    "return_reason": "return_ask_reason",
 }

@@ -24,20 +24,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.messages import Catalogue, Texts
+
 # Actions that mean the customer did not get an answer (as in the insights' events).
 FAILED_ACTIONS = {"action_abstain", "action_clarify"}
-OFFER_TEXT = (
-    "I'm sorry this isn't going well. Would you like me to connect you with a person from our team?"
-)
 REASONS = {"negative_turn": "message turned sharply negative", "two_failures": "two failed answers"}
 
 
-def offer_handoff_if_needed(turn: Any, drop: float = 0.5) -> str | None:
+def offer_handoff_if_needed(turn: Any, drop: float = 0.5, texts: Texts | None = None) -> str | None:
     """Add a handoff offer to ``turn`` when the conversation is going badly; the reason or None.
 
     ``turn`` is the dialogue's turn in progress (``text``, ``action``,
     ``fallback``, ``slots``, ``messages``, ``conv.sender``). Its slots keep the
-    previous message's sentiment and the run of failed answers.
+    previous message's sentiment and the run of failed answers. ``texts``: the
+    message catalogue in the reply's language (default English).
     """
     from training.insights.events import sentiment
 
@@ -68,13 +68,14 @@ def offer_handoff_if_needed(turn: Any, drop: float = 0.5) -> str | None:
         asking.setdefault("custom", marker)
         return reason
     slots["offered_handoff"] = True
+    texts = texts or Catalogue().for_language("en")
     turn.messages.append(
         {
             "recipient_id": turn.conv.sender,
-            "text": OFFER_TEXT,
+            "text": texts("escalation_offer"),
             "buttons": [
-                {"title": "Talk to a person", "payload": "/handoff"},
-                {"title": "No thanks", "payload": "/decline_handoff"},
+                {"title": texts("button_talk_to_person"), "payload": "/handoff"},
+                {"title": texts("button_no_thanks"), "payload": "/decline_handoff"},
             ],
             "custom": marker,
         }

@@ -24,16 +24,18 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
     from bot.adapters import prompt_version
     from bot.answering import KnowledgeAnswerer
     from bot.dialogue import Bot
+    from bot.messages import Catalogue
     from bot.nlu import NLU
     from bot.orders import OrderBook
     from bot.storage import ConversationStore
     from knowledge_base.build import ensure_built
-    from knowledge_base.embeddings import get_encoder
     from knowledge_base.index import KnowledgeIndex
     from training.intents import IntentClassifier
 
-    encoder = get_encoder()
-    artifacts = ensure_built(config.store_dir, progress=progress, encoder=encoder)
+    # The store's language chooses the encoder (MiniLM for English, the
+    # multilingual e5 otherwise); the index and the intent model were built with it.
+    artifacts = ensure_built(config.store_dir, progress=progress)
+    encoder = artifacts.encoder
     store = artifacts.store
     index = KnowledgeIndex.load(artifacts.index_dir, encoder)
     classifier = IntentClassifier.load(artifacts.intents_dir, encoder)
@@ -53,16 +55,13 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
         order_book = OrderBook(
             store.orders_path, store.customers_path, db_path.with_name("orders.db")
         )
+    # Every fixed text in each language, with the store's overrides (a bad one: StoreError).
+    catalogue = Catalogue.for_store(store)
     executor = None
     if not config.action_endpoint:
-        executor = build_executor(
-            order_book,
-            store.products,
-            store.settings.handoff_text,
-            contact_text=store.settings.contact_text,
-        )
+        executor = build_executor(order_book, store.products, catalogue=catalogue)
     runner = ActionRunner(executor=executor, endpoint_url=config.action_endpoint)
-    bot = Bot(config, store, nlu, index, answerer, runner, conversations)
+    bot = Bot(config, store, nlu, index, answerer, runner, conversations, catalogue)
     bot.artifacts = artifacts
     bot.calibration = calibration_for(config, artifacts)
     bot.adapter_path = getattr(generator, "adapter_path", None)

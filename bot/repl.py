@@ -66,7 +66,7 @@ async def _local_loop(config: Any, debug: bool, lines: Any) -> None:
     bot = await load_bot(config)
     sender = f"cli-{uuid.uuid4().hex[:8]}"
     print(
-        f"{bot.settings.name}: {bot.settings.greeting}\n(type /quit to leave, /restart to start over)"
+        f"{bot.settings.name}: {bot.catalogue.greeting()}\n(type /quit to leave, /restart to start over)"
     )
     try:
         for text in lines:

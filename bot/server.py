@@ -363,7 +363,7 @@ async def store_info(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "name": settings.name,
-            "greeting": settings.greeting,
+            "greeting": bot.catalogue.greeting(),
             "language": settings.language,
             "currency": settings.currency,
             "model": getattr(generator, "name", None),

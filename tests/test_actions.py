@@ -20,17 +20,17 @@ from bot.action_runner import (
     apply_events,
     tracker_state,
 )
-from bot.actions import (
-    ASK_IDENTITY,
-    CUSTOMER_NOT_FOUND,
-    ORDERS_UNAVAILABLE,
-    PRODUCT_NOT_FOUND,
-    build_executor,
-)
+from bot.actions import build_executor
+from bot.messages import CATALOGUE
 from bot.orders import OrderBook
 from tests.test_orders import EMMA, RAJ, TAU, make_store, open_book
 
 HANDOFF = "Connecting you with our support team now."
+# The actions' English texts (bot/messages.py).
+ASK_IDENTITY = CATALOGUE["en"]["ask_identity"]
+CUSTOMER_NOT_FOUND = CATALOGUE["en"]["customer_not_found"]
+ORDERS_UNAVAILABLE = CATALOGUE["en"]["orders_unavailable"]
+PRODUCT_NOT_FOUND = CATALOGUE["en"]["product_not_found"]
 
 
 @dataclass
