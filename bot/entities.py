@@ -26,7 +26,11 @@ EXTRACTOR = "shopbot"
 
 # "#W2611340", "W2611340", "w 2611340", "# W2611340"; not glued to other letters/digits.
 ORDER_ID_RE = re.compile(r"(?<![A-Za-z0-9])#?\s?[Ww]\s?(\d{7})(?!\d)")
-EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+# ASCII local part: in Chinese text an address follows characters with no space
+# ("我的邮箱是jane@example.com"), and Python's \w would take them into the address.
+EMAIL_RE = re.compile(
+    r"(?<![A-Za-z0-9_.+-])[A-Za-z0-9_.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
+)
 # 5 digits (optionally ZIP+4), not part of a longer number, a price or a decimal.
 ZIP_RE = re.compile(r"(?<![\w#$€£.,-])(\d{5})(?:-\d{4})?(?![\w-]|[.,]\d)")
 

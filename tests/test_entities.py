@@ -40,6 +40,19 @@ def test_emails_are_lowercased() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我的邮箱是jane.doe@example.com",
+        "邮箱：jane.doe@example.com，谢谢",
+        "jane.doe@example.com查一下",
+    ],
+)
+def test_an_email_in_chinese_text_leaves_the_chinese_out(text: str) -> None:
+    assert ("email", "jane.doe@example.com") in pairs(text)
+    assert [v for e, v in pairs(text) if e == "email"] == ["jane.doe@example.com"]
+
+
 def test_zip_is_not_taken_from_order_ids_prices_or_phone_numbers() -> None:
     assert pairs("order #W1234567 zip 12345") == [("order_id", "#W1234567"), ("zip", "12345")]
     assert pairs("my zip is 10001-1234") == [("zip", "10001")]
