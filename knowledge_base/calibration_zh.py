@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from knowledge_base import chinese
+from knowledge_base.calibration import _heading
 
 SHIPPED_OOS = Path(__file__).resolve().parent / "data" / "zh" / "oos.csv"
 
@@ -147,10 +148,6 @@ def paraphrases(question: str, rng: random.Random) -> list[str]:
         drop = rng.randrange(len(content))
         out.append("".join(w for i, w in enumerate(content) if i != drop))
     return list(dict.fromkeys(o for o in out if o.strip()))
-
-
-def _heading(title: str) -> str:
-    return re.split(r"\s+[—–-]\s+", title)[-1].strip()
 
 
 def document_questions(doc: Any, rng: random.Random) -> list[str]:
