@@ -14,30 +14,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _config(args: argparse.Namespace, **overrides):  # type: ignore[no-untyped-def]
-    from bot.config import load_config
-
-    for key in (
-        "host",
-        "port",
-        "llm_backend",
-        "llm_model",
-        "llm_adapter",
-        "llm_base_url",
-        "db_path",
-        "database_url",
-    ):
-        value = getattr(args, key, None)
-        if value is not None:
-            overrides[key] = value
-    config = load_config(getattr(args, "store", None), getattr(args, "config", None), **overrides)
-    if config.llm_backend == "llama-cpp":
-        from bot.generation import prefer_passive_openmp
-
-        prefer_passive_openmp()  # before torch loads OpenMP: llama.cpp threads must not spin
-    return config
-
-
 def cmd_build(args: argparse.Namespace) -> int:
     from bot.config import DEMO_STORE
     from knowledge_base.build import ensure_built
@@ -54,14 +30,15 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot.server import serve
+    from bot.assemble import command_config
+    from bot.web.app import serve
 
-    serve(_config(args))
+    serve(command_config(args))
     return 0
 
 
 def cmd_serve_llm(args: argparse.Namespace) -> int:
-    from bot.llm_server import serve_llm
+    from bot.answers.llm_server import serve_llm
 
     serve_llm(
         args.model,
@@ -77,13 +54,16 @@ def cmd_serve_llm(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.assemble import command_config
     from bot.repl import run_repl
 
-    return run_repl(_config(args) if not args.url else None, url=args.url, debug=args.debug)
+    return run_repl(command_config(args) if not args.url else None, url=args.url, debug=args.debug)
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    print(json.dumps(_config(args).to_dict(), indent=2, default=str))
+    from bot.assemble import command_config
+
+    print(json.dumps(command_config(args).to_dict(), indent=2, default=str))
     return 0
 
 
@@ -200,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-gate", dest="no_gate", action="store_true", help="never activate")
     p.set_defaults(func=cmd_finetune)
-    from training.insights.commands import add_commands as add_insights_commands
+    from bot.insights.commands import add_commands as add_insights_commands
 
     add_insights_commands(sub)  # shopbot insights ..., shopbot forget
     return parser
@@ -212,11 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        from knowledge_base.store import StoreError
-    except ImportError:  # pragma: no cover
-        StoreError = ValueError  # type: ignore[misc,assignment]
-    from bot.models import ModelLoadError
+    from bot.answers.models import ModelLoadError
+    from knowledge_base.store import StoreError
 
     try:
         return int(args.func(args) or 0)

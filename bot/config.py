@@ -51,7 +51,7 @@ class Config:
     # reply, streamed at once); false: the chat model composes every knowledge answer.
     curated_answers: bool = True
     # Per-sender requests per minute (0 = unlimited); each client address gets ten times
-    # this on /api/chat and on each other public route (bot/server.py ROUTE_LIMITS).
+    # this on /api/chat and on each other public route (bot/web/app.py ROUTE_LIMITS).
     rate_limit_per_minute: int = 60
     # JSON request bodies may nest arrays/objects at most this deep (deeper: 400).
     max_json_depth: int = 32
@@ -72,7 +72,7 @@ class Config:
     verification_idle_minutes: float = 30.0
     # Failed identity checks allowed per conversation, and per customer targeted (the
     # name or email tried) across all conversations, within the window; after that a
-    # person takes over instead of more tries (bot/dialogue.py, bot/storage.py).
+    # person takes over instead of more tries (bot/turn/pipeline.py, bot/storage/conversations.py).
     verification_max_failures: int = 3
     verification_max_failures_per_customer: int = 5
     verification_failure_window_seconds: float = 3600.0
@@ -95,7 +95,7 @@ class Config:
     retention_days: float = 0.0
     demand_gap_threshold: float = 0.6
     # Offer a person before being asked: a message this much more negative than the last
-    # (VADER compound, and at most -drop), or two failed answers in a row (bot/escalation.py).
+    # (VADER compound, and at most -drop), or two failed answers in a row (bot/turn/escalation.py).
     escalation_enabled: bool = True
     escalation_sentiment_drop: float = 0.5
     # Re-rank product answers by the customer's profile (interests, price range); on because
@@ -112,7 +112,7 @@ class Config:
             if f.name in ("llm_api_key", "admin_token", "rest_channel_token") and value:
                 value = "***"
             if f.name == "database_url" and value:
-                from bot.db import safe_url
+                from bot.storage.db import safe_url
 
                 value = safe_url(value)
             out[f.name] = str(value) if isinstance(value, Path) else value

@@ -11,7 +11,7 @@
 - ``parse_int`` reads an integer parameter within a range.
 
 Nothing here knows about HTTP errors: callers turn the exceptions and refusals
-into their own error shapes (bot/server.py, bot/live.py, bot/llm_server.py).
+into their own error shapes (bot/web/app.py, bot/web/live.py, bot/answers/llm_server.py).
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ placeholders); a ``[texts.<language>]`` entry for the same text wins over them. 
 unknown language, key or placeholder in an override is refused with a ``StoreError``
 naming the file and the key.
 
-Dialogue (bot/dialogue.py), escalation (bot/escalation.py) and the business actions
-(bot/actions.py, which read the conversation's ``language`` slot) all speak through a
+Dialogue (bot/turn/pipeline.py), escalation (bot/turn/escalation.py) and the business actions
+(bot/actions/registry.py, which read the conversation's ``language`` slot) all speak through a
 :class:`Texts`, the catalogue bound to one reply's language.
 """
 
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.language import DEFAULT, SUPPORTED, normalise
+from bot.nlu.language import DEFAULT, SUPPORTED, normalise
 
 CATALOGUE: dict[str, dict[str, str]] = {
     "en": {

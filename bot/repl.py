@@ -60,7 +60,7 @@ def _print_debug(data: dict[str, Any]) -> None:
 
 
 async def _local_loop(config: Any, debug: bool, lines: Any) -> None:
-    from bot.loader import load_bot
+    from bot.assemble import load_bot
 
     print("Loading the store and models ...", flush=True)
     bot = await load_bot(config)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from knowledge_base.cache import cache_root
+from knowledge_base.cache import artifacts_dir, cache_root, sha256_file
 from knowledge_base.store import Store, load_store
 
 BUILD_FORMAT = 2
@@ -72,24 +72,6 @@ class Artifacts:
         return self.root / "shopbot.db"
 
 
-def artifacts_dir(store_dir: Path) -> Path:
-    """``STORE/.shopbot``, or a per-user cache folder when the store is read-only."""
-    store_dir = Path(store_dir).resolve()
-    local = store_dir / ".shopbot"
-    if os.access(store_dir, os.W_OK) or (local.exists() and os.access(local, os.W_OK)):
-        return local
-    digest = hashlib.sha256(str(store_dir).encode()).hexdigest()[:16]
-    return cache_root() / "stores" / f"{store_dir.name}-{digest}"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _language_data(language: str) -> list[Path]:
     """Shipped data a store in ``language`` is calibrated on, beyond the English files."""
     from knowledge_base.index import lexical_language
@@ -105,14 +87,14 @@ def _input_fingerprint(store: Store, encoder_name: str) -> dict[str, Any]:
     inputs = {}
     for f in sorted(set(files)):
         key = str(f.relative_to(store.path)) if f.is_relative_to(store.path) else str(f)
-        inputs[key] = _sha256(f)
+        inputs[key] = sha256_file(f)
+    from bot.nlu.intent_model import FORMAT_VERSION as INTENT_MODEL_VERSION
     from knowledge_base.calibration import CALIBRATION_FORMAT
     from knowledge_base.index import lexical_language
-    from training.intents import FORMAT_VERSION as INTENT_MODEL_VERSION
 
-    shipped = {p.name: _sha256(p) for p in sorted(SHIPPED_DATA.glob("*.csv"))}
+    shipped = {p.name: sha256_file(p) for p in sorted(SHIPPED_DATA.glob("*.csv"))}
     language = lexical_language(store.settings.language)
-    shipped |= {f"{p.parent.name}/{p.name}": _sha256(p) for p in _language_data(language)}
+    shipped |= {f"{p.parent.name}/{p.name}": sha256_file(p) for p in _language_data(language)}
     fingerprint = {
         "format": BUILD_FORMAT,
         # A new intent model format (say, kNN support vectors) retrains existing builds.

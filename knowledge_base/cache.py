@@ -1,6 +1,6 @@
 """shopbot's cache folder and small memo files kept in it.
 
-Both the chat models (bot/models.py) and the sentence encoder
+Both the chat models (bot/answers/models.py) and the sentence encoder
 (knowledge_base/embeddings.py) hash large files to check them; the hash is
 memoised by a cheap key (path, size, mtime) so a start does not re-read
 hundreds of megabytes.
@@ -8,6 +8,7 @@ hundreds of megabytes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -18,6 +19,26 @@ def cache_root() -> Path:
     """The shopbot cache root: ``$SHOPBOT_CACHE_DIR`` or ``~/.cache/shopbot``."""
     env = os.environ.get("SHOPBOT_CACHE_DIR")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "shopbot"
+
+
+def artifacts_dir(store_dir: Path) -> Path:
+    """Where a store's built artifacts live: ``STORE/.shopbot``, or a per-user cache
+    folder when the store is read-only."""
+    store_dir = Path(store_dir).resolve()
+    local = store_dir / ".shopbot"
+    if os.access(store_dir, os.W_OK) or (local.exists() and os.access(local, os.W_OK)):
+        return local
+    digest = hashlib.sha256(str(store_dir).encode()).hexdigest()[:16]
+    return cache_root() / "stores" / f"{store_dir.name}-{digest}"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    """SHA-256 hex digest of a file, read in 4 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def memoised(memo_path: Path, key: str, compute: Callable[[], str]) -> str:

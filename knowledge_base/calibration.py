@@ -61,6 +61,8 @@ from typing import Any
 
 import numpy as np
 
+from knowledge_base.store import passage_heading
+
 CALIBRATION_FORMAT = 3
 # Measured on the 7 dev stores' cases (the decision alone, no chat model): lexical
 # coverage and the hit type made the model worse on real customers' questions
@@ -286,10 +288,6 @@ def paraphrases(question: str, rng: random.Random) -> list[str]:
     return list(dict.fromkeys(o for o in out if o.strip()))
 
 
-def _heading(title: str) -> str:
-    return re.split(r"\s+[—–-]\s+", title)[-1].strip()
-
-
 def _chinese(language: str | None) -> bool:
     return (language or "en").lower().startswith("zh")
 
@@ -305,7 +303,7 @@ def document_questions(doc: Any, rng: random.Random, language: str = "en") -> li
     if doc.type == "product":
         name = doc.title.split(" - ")[0].strip()
         return [f"do you have {name.lower()}", f"how much is the {name}?"]
-    heading = _heading(doc.title) or doc.title
+    heading = passage_heading(doc.title) or doc.title
     first = re.split(r"(?<=[.!?])\s+", (doc.answer or doc.text).strip(), maxsplit=1)[0]
     questions = [
         f"what is your {heading.lower()}?",

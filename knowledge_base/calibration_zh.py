@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from knowledge_base import chinese
-from knowledge_base.calibration import _heading
+from knowledge_base.store import passage_heading
 
 SHIPPED_OOS = Path(__file__).resolve().parent / "data" / "zh" / "oos.csv"
 
@@ -157,7 +157,7 @@ def document_questions(doc: Any, rng: random.Random) -> list[str]:
     if doc.type == "product":
         name = doc.title.split(" - ")[0].strip()
         return [f"有{name}吗", f"{name}多少钱？"]
-    heading = _bare(_heading(doc.title) or doc.title)
+    heading = _bare(passage_heading(doc.title) or doc.title)
     first = re.split(r"(?<=[。！？!?])", (doc.answer or doc.text).strip(), maxsplit=1)[0]
     questions = [f"{heading}是怎样的？", f"{heading}？", f"想了解一下{heading}"]
     words = _content(first)[:8]

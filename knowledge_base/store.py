@@ -8,7 +8,7 @@ Bad data raises ``StoreError`` naming the file, the line and the field, with a
 hint on what to change, because the person reading it is a merchant fixing a
 spreadsheet export, not a developer reading a traceback.
 
-Orders and customers are not loaded here (``bot/orders.py`` owns them); their
+Orders and customers are not loaded here (``bot/storage/orders.py`` owns them); their
 paths are recorded on the ``Store`` so other modules find them in one place.
 """
 
@@ -121,6 +121,11 @@ class Passage:
     title: str  # "Page title — Heading"
     text: str
     source: str  # path relative to the store, e.g. "docs/returns.md"
+
+
+def passage_heading(title: str) -> str:
+    """The heading of a passage title ("Page title — Heading" -> "Heading")."""
+    return re.split(r"\s+[—–-]\s+", title)[-1].strip()
 
 
 @dataclass

@@ -252,7 +252,7 @@ def predict_vs_baseline(
     same = sum(
         a[0][0] == b[0][0]
         for a, b in zip(
-            shipped._rank_embeddings(x, texts), baseline._rank_embeddings(x, texts), strict=True
+            shipped.rank_embeddings(x, texts), baseline.rank_embeddings(x, texts), strict=True
         )
     )
     times: dict[str, list[float]] = {"shipped": [], "baseline": []}

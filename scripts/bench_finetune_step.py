@@ -13,7 +13,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
-from bot.models import ensure_hf_folder, resolve_model
+from bot.answers.models import ensure_hf_folder, resolve_model
 
 
 def main() -> None:

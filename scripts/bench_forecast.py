@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from training.insights.forecast import backtest, load_cdnow  # noqa: E402
+from bot.insights.forecast import backtest, load_cdnow  # noqa: E402
 
 SETUPS = {"daily": {"h": 14, "m": 7, "origins": 5}, "weekly": {"h": 4, "m": 1, "origins": 6}}
 

@@ -9,7 +9,7 @@ Usage::
     python scripts/bench_generation.py --compare-models qwen2.5-0.5b qwen2.5-1.5b
         [--questions 8] [--max-new-tokens 128] [--json out.json]
 
-The first form loads :class:`bot.generation.TransformersGenerator` for each model
+The first form loads :class:`bot.answers.generation.TransformersGenerator` for each model
 (the first run also converts the GGUF into the safetensors cache; the conversion
 time is read from the cache manifest), then streams replies to a short chat
 prompt and to grounded prompts built like shopbot's real ones (system rules +
@@ -19,7 +19,7 @@ three passages). Prints one JSON document.
 default) against llama-cpp-python on the same model, with the demo store's
 active LoRA adapter when it has one for that model (converted to a GGUF adapter
 for llama.cpp), in one run: the prompts are the ones the server builds
-(``bot.grounding.build_messages`` over the demo store's retrieved passages for
+(``bot.answers.grounding.build_messages`` over the demo store's retrieved passages for
 single-turn questions of the held-out answer cases). Both models stay loaded and
 each prompt runs on both back to back, alternating which goes first, so load
 from other processes falls on both alike. llama.cpp's prompt cache is cleared
@@ -27,7 +27,7 @@ before each prompt (both start cold). Reports TTFT and decode tokens/s (p50)
 and the llama-cpp / transformers ratios. Run it with ``OMP_WAIT_POLICY=PASSIVE``
 in the environment, as the CLI sets it for the llama-cpp backend: torch is
 loaded first here, and llama.cpp's spinning OpenMP threads collapse on shared
-cores (see ``bot.generation.prefer_passive_openmp``).
+cores (see ``bot.answers.generation.prefer_passive_openmp``).
 
 ``--compare-models A B`` runs two models side by side on the llama-cpp backend
 (base models, no adapter: the speed of the models themselves) with the same
@@ -88,9 +88,9 @@ QUESTIONS = [
 
 def bench_model(spec: str, max_new_tokens: int, prefill: str) -> dict:
     """Load ``spec`` and time a few streamed replies."""
-    from bot.generation import TransformersGenerator
-    from bot.grounding import build_messages
-    from bot.models import MANIFEST_NAME
+    from bot.answers.generation import TransformersGenerator
+    from bot.answers.grounding import build_messages
+    from bot.answers.models import MANIFEST_NAME
 
     started = time.time()
     generator = TransformersGenerator(spec, prefill_dtype=None if prefill == "none" else prefill)
@@ -130,8 +130,8 @@ def served_prompts(
     """Grounded prompts as the server builds them for the demo store, and its active adapter."""
     import tempfile
 
-    from bot.adapters import active_adapter
-    from bot.grounding import build_messages
+    from bot.answers.adapters import active_adapter
+    from bot.answers.grounding import build_messages
     from knowledge_base.build import ensure_built
     from knowledge_base.embeddings import get_encoder
     from knowledge_base.index import KnowledgeIndex
@@ -149,7 +149,7 @@ def served_prompts(
     index = KnowledgeIndex.load(artifacts.index_dir, encoder)
     prompts = []
     for question in asked[:questions]:
-        hits = index.search(question, 5)  # what bot/dialogue.py retrieves per turn
+        hits = index.search(question, 5)  # what bot/turn/pipeline.py retrieves per turn
         prompts.append((question, build_messages(question, hits, [], artifacts.store.settings)))
     return prompts, str(adapter) if adapter else None
 
@@ -181,7 +181,7 @@ def compare_backends(
     """transformers (the served default) vs llama-cpp on the same prompts, model and adapter."""
     import gc
 
-    from bot.generation import LlamaCppGenerator, TransformersGenerator
+    from bot.answers.generation import LlamaCppGenerator, TransformersGenerator
 
     prompts, adapter = served_prompts(model, questions, adapter)
     started = time.time()
@@ -294,7 +294,7 @@ def compare_models(models: list[str], questions: int, max_new_tokens: int) -> di
     """Two (or more) models on the llama-cpp backend, same served prompts, one run."""
     import gc
 
-    from bot.generation import LlamaCppGenerator
+    from bot.answers.generation import LlamaCppGenerator
 
     prompts, _ = served_prompts(models[0], questions)
     generators = {}

@@ -258,16 +258,9 @@ def compare(finetune: bool = True, e5: bool = False) -> dict[str, Any]:
     """
     from sklearn.linear_model import LogisticRegression
 
+    from bot.nlu.intent_model import group_support, knn_similarity, knn_top_intents, softmax
     from knowledge_base.embeddings import get_encoder
-    from training.intents import (
-        HEAD_C,
-        EmbeddingCache,
-        _split,
-        group_support,
-        knn_similarity,
-        knn_top_intents,
-        softmax,
-    )
+    from training.intents import HEAD_C, EmbeddingCache, _split
 
     rows = clinc_rows()
     train, test = rows["train"] + rows["oos_train"], rows["test"] + rows["oos_test"]

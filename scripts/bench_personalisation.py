@@ -17,7 +17,7 @@ honest about customers whose next wish is not their past.
 
 Measured: the rank of the final product among the product hits of the
 demo store's real hybrid search for the vague question, without and with the
-profile re-rank (``training/insights/personalise.py``). The two weights are
+profile re-rank (``bot/insights/personalise.py``). The two weights are
 chosen by grid search on the first half of the sessions and scored on the
 held-out second half: mean reciprocal rank, hit@1, hit@3, and the
 held-out MRR gain with a paired bootstrap 95% interval.
@@ -63,8 +63,8 @@ def _value(product: Any, rng: random.Random) -> tuple[str, str] | None:
 
 def simulate(store: Any, n: int, seed: int, explore: float) -> list[dict[str, Any]]:
     """Sessions: history rows (as the log stores them), a vague query, the final product."""
-    from training.insights.events import Catalog, turn_event
-    from training.insights.profiles import fold
+    from bot.insights.events import Catalog, turn_event
+    from bot.insights.profiles import fold
 
     rng = random.Random(seed)
     products = [p for p in store.products if p.attributes]
@@ -134,7 +134,7 @@ def simulate(store: Any, n: int, seed: int, explore: float) -> list[dict[str, An
 def ranks(sessions: list[dict[str, Any]], hits_of: dict[str, list[Any]], products: dict, wc: float,
           wp: float, margin: float | None = None) -> list[int]:  # fmt: skip
     """The final product's rank (1 = first) among product hits, per session."""
-    from training.insights.personalise import rerank
+    from bot.insights.personalise import rerank
 
     out = []
     for s in sessions:
@@ -165,10 +165,10 @@ def main() -> int:
 
     import numpy as np
 
+    from bot.insights.personalise import DEFAULT_MARGIN
     from knowledge_base.build import ensure_built
     from knowledge_base.embeddings import get_encoder
     from knowledge_base.index import KnowledgeIndex
-    from training.insights.personalise import DEFAULT_MARGIN
 
     started = time.perf_counter()
     encoder = get_encoder()

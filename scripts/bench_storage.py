@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.storage import ConversationStore, TurnRecord  # noqa: E402
+from bot.storage.conversations import ConversationStore, TurnRecord  # noqa: E402
 
 
 def _turn(sender: str, i: int) -> TurnRecord:

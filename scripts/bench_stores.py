@@ -134,8 +134,8 @@ def store_figures(name: str, result: dict[str, Any], manifest: dict[str, Any]) -
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from bot.assemble import load_generator_from_config
     from bot.config import Config
-    from bot.loader import load_generator_from_config
     from training.answers import eval_bot, evaluate_bot, load_cases
 
     wanted = set(args.stores.split(",")) if args.stores else None
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             llm_adapter=args.adapter,
             max_new_tokens=args.max_new_tokens,
         )
-        from bot.adapters import resolve_adapter
+        from bot.answers.adapters import resolve_adapter
 
         adapter = resolve_adapter(
             config.llm_adapter, store_dir, config.llm_model, config.llm_backend

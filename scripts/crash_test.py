@@ -139,7 +139,7 @@ async def _drive(
 
 def check_log(db_path: Path, people: list[Customer]) -> dict[str, Any]:
     """Open the log as a restarted server would; count acknowledged turns and lost ones."""
-    from bot.storage import ConversationStore
+    from bot.storage.conversations import ConversationStore
 
     store = ConversationStore(db_path)
     lost, acked, slots_lost = [], 0, []

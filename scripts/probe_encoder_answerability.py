@@ -46,8 +46,8 @@ def main() -> int:
     args = parser.parse_args()
     from sentence_transformers import SentenceTransformer
 
+    from bot.answers.grounding import hit_source_text
     from bot.config import Config
-    from bot.grounding import hit_source_text
     from training.answers import eval_bot, load_cases
 
     mpnet = SentenceTransformer(args.mpnet, device="cpu")

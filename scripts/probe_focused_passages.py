@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import bench_stores  # noqa: E402
 import numpy as np  # noqa: E402
 
-import bot.answering as answering  # noqa: E402
+import bot.answers.answerer as answering  # noqa: E402
 import training.answers as answers  # noqa: E402
-from bot.grounding import hit_source_text, split_sentences  # noqa: E402
+from bot.answers.grounding import hit_source_text, split_sentences  # noqa: E402
 
 BUDGET = int(os.environ.get("FOCUS_BUDGET", "600"))
 MODE = os.environ.get("FOCUS_MODE", "all")

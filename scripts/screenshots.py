@@ -32,9 +32,9 @@ async def run(out: Path, llm_backend: str, llm_model: str) -> list[Path]:
     """Start the server, play the scenes, write the PNGs; returns their paths."""
     from playwright.async_api import async_playwright
 
+    from bot.assemble import load_bot
     from bot.config import load_config
-    from bot.loader import load_bot
-    from bot.server import create_app
+    from bot.web.app import create_app
 
     chromium = shutil.which("chromium")
     if chromium is None:

@@ -133,10 +133,10 @@ async def run_traffic(args: argparse.Namespace) -> dict[str, Any]:
     import aiohttp
     from aiohttp import web
 
-    from bot.admin import INSIGHTS_KEY, UPDATER_KEY
+    from bot.assemble import load_bot
     from bot.config import load_config
-    from bot.loader import load_bot
-    from bot.server import create_app
+    from bot.web.admin import INSIGHTS_KEY, UPDATER_KEY
+    from bot.web.app import create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="shopbot-sim-"))
     db_path = workdir / "sim.db"
@@ -223,7 +223,7 @@ async def run_traffic(args: argparse.Namespace) -> dict[str, Any]:
         )
     db.commit()
     db.close()
-    from training.insights.engine import InsightsEngine
+    from bot.insights.engine import InsightsEngine
 
     engine = InsightsEngine(
         db_path, bot.store.products, bot.index.encoder, order_book=bot.order_book
@@ -247,8 +247,8 @@ def evaluate(result: dict[str, Any], days: int) -> dict[str, Any]:
     import numpy as np
     from sklearn.metrics import adjusted_rand_score
 
-    from training.insights.demand import daily_series, demand_gaps
-    from training.insights.segments import segment
+    from bot.insights.demand import daily_series, demand_gaps
+    from bot.insights.segments import segment
 
     engine = result["engine"]
     profiles = engine.store.profiles()
@@ -276,8 +276,8 @@ def evaluate(result: dict[str, Any], days: int) -> dict[str, Any]:
             "slope_per_day": round(slope, 3),
         }
     # The demand-signal series the merchant would forecast: backtest every model on them.
-    from bot.escalation import offer_stats
-    from training.insights.forecast import backtest
+    from bot.insights.forecast import backtest
+    from bot.turn.escalation import offer_stats
 
     forecasts = {}
     for category in ("Kitchen", "Garden & Patio", None):

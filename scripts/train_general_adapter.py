@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 def main() -> int:
     from bench_stores import dev_stores
 
-    from bot.models import ensure_hf_folder, resolve_model
+    from bot.answers.models import ensure_hf_folder, resolve_model
     from training.finetune import MANIFEST_NAME, Hyper, adapter_manifest, build_data, train
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

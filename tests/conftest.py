@@ -74,7 +74,7 @@ async def started_client(config, bot):  # type: ignore[no-untyped-def]
     (the caller closes it)."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.server import create_app
+    from bot.web.app import create_app
 
     client = TestClient(TestServer(create_app(config, bot=bot), port=0))
     await client.start_server()
@@ -109,7 +109,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def small_generator():
     """SmolLM2-135M through the real transformers backend."""
-    from bot.generation import load_generator
+    from bot.answers.generation import load_generator
 
     return load_generator(backend="transformers", model=TEST_LLM)
 
@@ -124,7 +124,7 @@ def demo_config(demo_store: Path):
 @pytest.fixture(scope="session")
 def demo_bot(demo_config, small_generator):
     """The demo store's bot, built and loaded once for the session."""
-    from bot.loader import load_bot_sync
+    from bot.assemble import load_bot_sync
 
     bot = load_bot_sync(demo_config, progress=False, generator=small_generator)
     yield bot

@@ -13,16 +13,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from rasa_sdk.executor import ActionExecutor
 
-from bot.action_runner import (
+from bot.actions.registry import build_executor
+from bot.actions.runner import (
     DOMAIN,
     ActionError,
     ActionRunner,
     apply_events,
     tracker_state,
 )
-from bot.actions import build_executor
 from bot.messages import CATALOGUE
-from bot.orders import OrderBook
+from bot.storage.orders import OrderBook
 from tests.test_orders import EMMA, RAJ, TAU, make_store, open_book
 
 HANDOFF = "Connecting you with our support team now."

@@ -6,7 +6,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import replace
-from bot.server import create_app
+from bot.web.app import create_app
 from tests.conversation import chat_body, remember
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from bot.config import replace
-from bot.server import create_app
+from bot.web.app import create_app
 from tests.conftest import require_system
 from tests.conversation import chat_body, remember
 

@@ -7,8 +7,8 @@ import uuid
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.admission import GenerationGate
-from bot.server import create_app
+from bot.answers.admission import GenerationGate
+from bot.web.app import create_app
 from tests.conftest import model_answers
 
 QUESTION = "how long does it take to get my money back after a return?"

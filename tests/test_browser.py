@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 
 from bot.config import replace
-from bot.server import create_app
+from bot.web.app import create_app
 from tests.conftest import model_answers, require_system
 
 pytestmark = pytest.mark.slow

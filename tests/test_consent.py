@@ -1,6 +1,6 @@
 """Consent, verification and honest handoffs (issue 12, findings 1, 3, 7 and 9).
 
-Unit tests of bot/consent.py's yes/no rules, then the demo store's bot end to end:
+Unit tests of bot/nlu/consent.py's yes/no rules, then the demo store's bot end to end:
 a change goes ahead only on an unambiguous yes to the question just asked, each
 question has its own buttons, verification refuses conflicting details and stops
 after a few failures, and a handoff without an agent inbox says how to reach the
@@ -19,9 +19,9 @@ from uuid import uuid4
 
 import pytest
 
-from bot.consent import Answer, classify
-from bot.escalation import offer_handoff_if_needed
-from bot.storage import identity_key
+from bot.nlu.consent import Answer, classify
+from bot.storage.conversations import identity_key
+from bot.turn.escalation import offer_handoff_if_needed
 
 # Pending orders no other test cancels (one per test that changes one).
 ORDER_NO_WAIT = "#W7007896"  # Yusuf Ahmed
@@ -146,7 +146,7 @@ def test_the_intent_models_deny_vetoes_a_yes() -> None:
 
 
 def test_languages_are_data() -> None:
-    from bot.consent import LEXICONS
+    from bot.nlu.consent import LEXICONS
 
     assert {"en", "zh"} <= set(LEXICONS)
     for word in ("是", "好的", "确认"):

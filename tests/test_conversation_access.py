@@ -16,8 +16,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import replace
-from bot.server import create_app
-from bot.storage import ConversationStore
+from bot.storage.conversations import ConversationStore
+from bot.web.app import create_app
 from tests.conversation import chat, token_for
 
 SHOP = "https://shop.example"
@@ -298,7 +298,7 @@ def test_the_repl_against_a_server_keeps_its_conversations_token(
 
 
 def test_access_log_lines_never_carry_tokens():
-    from bot.server import redact_secrets
+    from bot.web.app import redact_secrets
 
     line = redact_secrets("/api/events?sender=web-1&token=s3cret-value&after=12")
     assert "s3cret" not in line and "sender=web-1" in line and "after=12" in line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.entities import extract_entities
+from bot.nlu.entities import extract_entities
 from knowledge_base.store import Product, load_store
 from tests.conftest import DEMO_STORE
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.admin import INSIGHTS_KEY
 from bot.config import replace
-from bot.escalation import offer_stats
-from bot.server import create_app
+from bot.turn.escalation import offer_stats
+from bot.web.admin import INSIGHTS_KEY
+from bot.web.app import create_app
 from tests.conversation import chat_body, remember
 
 TOKEN = "escalation-admin-token"

@@ -28,7 +28,7 @@ def _tiny_hyper(**changes):  # type: ignore[no-untyped-def]
 
 def _write_log(path: Path) -> Path:
     """A real shopbot.db: a +1 answer, a -1 answer, a handoff answered by an agent."""
-    from bot.storage import Conversation, ConversationStore, TurnRecord
+    from bot.storage.conversations import Conversation, ConversationStore, TurnRecord
 
     log = ConversationStore(path)
     good = TurnRecord(
@@ -65,7 +65,7 @@ def _write_log(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def run(demo_store: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from bot.adapters import pointer_path
+    from bot.answers.adapters import pointer_path
     from training.finetune import finetune
 
     # The session's demo store: building a store is the slow part, so it is shared.
@@ -100,7 +100,7 @@ def test_training_data_is_scrubbed_deduplicated_and_excludes_negative_feedback(r
 
 
 def test_adapter_and_manifest_are_written(run) -> None:
-    from bot.adapters import read_manifest
+    from bot.answers.adapters import read_manifest
 
     out = run["out"]
     assert (out / "adapter_config.json").is_file()
@@ -117,7 +117,7 @@ def test_adapter_and_manifest_are_written(run) -> None:
 def test_reloaded_adapter_changes_the_model_output(run) -> None:
     import torch
 
-    from bot.generation import load_generator
+    from bot.answers.generation import load_generator
 
     prompt = [{"role": "user", "content": "Do you ship outside the USA?"}]
     logits = []
@@ -152,7 +152,7 @@ def test_the_gate_judges_on_cases_made_from_the_trained_store(run) -> None:
 
 
 def test_gate_decision_is_recorded_and_pointer_follows_it(run) -> None:
-    from bot.adapters import active_adapter
+    from bot.answers.adapters import active_adapter
 
     gate = run["manifest"]["gate"]
     assert set(gate["current"]) >= {"pass_rate", "ungrounded_numbers"}
@@ -164,9 +164,9 @@ def test_gate_decision_is_recorded_and_pointer_follows_it(run) -> None:
 
 
 def test_adapter_none_serves_the_base_model_even_with_an_active_adapter(run) -> None:
-    from bot.adapters import activate, pointer_path, resolve_adapter
+    from bot.answers.adapters import activate, pointer_path, resolve_adapter
+    from bot.assemble import load_generator_from_config
     from bot.config import load_config
-    from bot.loader import load_generator_from_config
 
     pointer = pointer_path(run["store"])
     before = pointer.read_bytes() if pointer.is_file() else None
@@ -176,7 +176,7 @@ def test_adapter_none_serves_the_base_model_even_with_an_active_adapter(run) -> 
         assert load_generator_from_config(config).adapter_path == run["out"].resolve()
         config.llm_adapter = "none"
         assert load_generator_from_config(config).adapter_path is None
-        # serve-llm resolves its --adapter/--store the same way (bot.adapters.resolve_adapter).
+        # serve-llm resolves its --adapter/--store the same way (bot.answers.adapters.resolve_adapter).
         assert resolve_adapter("none", run["store"], TEST_LLM, "llama-cpp") is None
         assert resolve_adapter(None, run["store"], TEST_LLM, "llama-cpp") == run["out"].resolve()
         assert resolve_adapter(None, run["store"], TEST_LLM, "openai") is None
@@ -218,7 +218,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(run, tmp_path: Path) -
 
     rows = [json.loads(x) for x in (run["out"] / "data" / "train.jsonl").read_text().splitlines()]
     rows = rows[:4]
-    from bot.models import ensure_hf_folder, resolve_model
+    from bot.answers.models import ensure_hf_folder, resolve_model
 
     folder = ensure_hf_folder(resolve_model(TEST_LLM))
     hyper = _tiny_hyper(steps=2)
@@ -233,8 +233,8 @@ def test_interrupted_training_resumes_from_its_checkpoint(run, tmp_path: Path) -
 
 
 def test_bad_input_gives_a_clear_error_and_activates_nothing(run, tmp_path: Path) -> None:
-    from bot.adapters import pointer_path
-    from bot.storage import ConversationStore
+    from bot.answers.adapters import pointer_path
+    from bot.storage.conversations import ConversationStore
     from training.finetune import FinetuneError, finetune
 
     store = run["store"]
@@ -245,7 +245,7 @@ def test_bad_input_gives_a_clear_error_and_activates_nothing(run, tmp_path: Path
         finetune(store, tmp_path / "a", logs=empty, base=TEST_LLM, gate=False, progress=False)
     unusable = tmp_path / "unusable.db"
     log = ConversationStore(unusable)
-    from bot.storage import Conversation, TurnRecord
+    from bot.storage.conversations import Conversation, TurnRecord
 
     log.save_turn(TurnRecord(sender="x", user_text="hi", action="utter_greet"),
                   Conversation(sender="x"))  # fmt: skip
@@ -264,7 +264,7 @@ def test_bad_input_gives_a_clear_error_and_activates_nothing(run, tmp_path: Path
 
 def test_server_swaps_in_a_newly_activated_adapter(run, demo_bot, demo_config,
                                                    small_generator) -> None:  # fmt: skip
-    from bot.adapters import AdapterWatcher, activate, pointer_path
+    from bot.answers.adapters import AdapterWatcher, activate, pointer_path
 
     watcher = AdapterWatcher(demo_bot, demo_config)
     assert watcher.enabled()

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.insights.forecast import (
+from bot.insights.forecast import (
     MODELS,
     Backtest,
     backtest,

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.answering import KnowledgeAnswerer
+from bot.answers.answerer import KnowledgeAnswerer
+from bot.answers.generation import load_generator
 from bot.config import replace
-from bot.generation import load_generator
-from bot.server import create_app
+from bot.web.app import create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from fuzz_api import ADMIN_TOKEN, fuzz  # noqa: E402

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.answering import KnowledgeAnswerer
-from bot.generation import (
+from bot.answers.answerer import KnowledgeAnswerer
+from bot.answers.generation import (
     ExtractiveOnly,
     OpenAIGenerator,
     TransformersGenerator,
     load_generator,
 )
-from bot.grounding import extractive_answer, ungrounded_numbers
-from bot.models import MANIFEST_NAME, ModelLoadError, ensure_hf_folder, resolve_model
+from bot.answers.grounding import extractive_answer, ungrounded_numbers
+from bot.answers.models import MANIFEST_NAME, ModelLoadError, ensure_hf_folder, resolve_model
 from tests.conftest import NORTHWIND, make_hit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -119,7 +119,7 @@ def test_unknown_backend_and_openai_without_url_fail_clearly() -> None:
 
 def test_missing_adapter_raises_model_load_error(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="LoRA adapter .* not found"):
-        from bot.generation import _apply_adapter
+        from bot.answers.generation import _apply_adapter
 
         _apply_adapter(object(), tmp_path / "adapter")
 
@@ -139,7 +139,7 @@ def _tiny_parts(tmp_path: Path) -> tuple[list[Path], bytes]:
 def test_split_gguf_parts_are_joined_verified_and_cached(tmp_path: Path) -> None:
     import hashlib
 
-    from bot.models import join_parts
+    from bot.answers.models import join_parts
 
     parts, whole = _tiny_parts(tmp_path)
     sha = hashlib.sha256(whole).hexdigest()
@@ -173,7 +173,7 @@ def test_split_gguf_from_packages_resolves_through_the_cache(
     import hashlib
     import sys
 
-    from bot.models import PartedGGUF, parted_gguf_path
+    from bot.answers.models import PartedGGUF, parted_gguf_path
 
     parts, whole = _tiny_parts(tmp_path)
     site = tmp_path / "site"
@@ -213,7 +213,7 @@ def test_qwen15_resolves_lazily_and_names_pip_when_parts_are_missing(
 ) -> None:
     import dataclasses
 
-    import bot.models as models
+    import bot.answers.models as models
 
     resolved = resolve_model("qwen2.5-1.5b")
     assert (resolved.name, resolved.kind, resolved.path) == ("qwen2.5-1.5b", "gguf", None)

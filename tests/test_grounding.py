@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.grounding import (
+from bot.answers.grounding import (
     NOT_SURE_TEXT,
     build_messages,
     echoed_customer_text,

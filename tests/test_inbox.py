@@ -17,7 +17,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import replace
-from bot.server import BOT_KEY, create_app
+from bot.web.app import create_app
+from bot.web.keys import BOT_KEY
 from tests.conversation import chat, token_for
 
 pytestmark = pytest.mark.slow

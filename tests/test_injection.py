@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from bot.admission import GenerationGate
-from bot.answering import KnowledgeAnswerer
-from bot.grounding import (
+from bot.answers.admission import GenerationGate
+from bot.answers.answerer import KnowledgeAnswerer
+from bot.answers.grounding import (
     NOT_SURE_TEXT,
     SYSTEM_PROMPT,
     answer_sources,
@@ -180,9 +180,9 @@ def test_the_leak_detector_catches_leaks(demo_store):
 @pytest.fixture(scope="module")
 def poisoned_bot(demo_bot, tmp_path_factory):
     """The demo bot over a store copy whose FAQ and catalog carry injected instructions."""
-    from bot.action_runner import ActionRunner
-    from bot.actions import build_executor
-    from bot.nlu import NLU
+    from bot.actions.registry import build_executor
+    from bot.actions.runner import ActionRunner
+    from bot.nlu.parser import NLU
     from knowledge_base.index import KnowledgeIndex, build_index
     from knowledge_base.store import load_store
 
@@ -198,7 +198,7 @@ def poisoned_bot(demo_bot, tmp_path_factory):
     bot = copy.copy(demo_bot)
     bot.store, bot.settings = store, store.settings
     bot.index = KnowledgeIndex.load(root / "index", encoder)
-    bot.nlu = NLU(demo_bot.nlu.classifier, store.products)
+    bot.nlu.parser = NLU(demo_bot.nlu.classifier, store.products)
     bot.runner = ActionRunner(
         executor=build_executor(demo_bot.order_book, store.products, store.settings.handoff_text)
     )
@@ -289,7 +289,7 @@ async def test_customer_b_gets_nothing_of_customer_a_order(demo_bot, demo_store)
 # The small test model rarely obeys an injection, so the grounding checks are
 # driven deterministically by a scripted model that says exactly what the
 # attacker asked for (the worst case), over the demo store's real retrieval and
-# the real bot.grounding checks. Each attempt asserts: no wording of the system
+# the real bot.answers.grounding checks. Each attempt asserts: no wording of the system
 # prompt, none of the attacker's links / domains / emails / phone numbers in
 # anything the client receives (tokens, replace, final), and no streamed token
 # withdrawn afterwards because of a leak or an injection.
@@ -494,7 +494,7 @@ ATTACKS = _attempts()
 
 
 def _used_hits(bot: Any, question: str) -> list[Any]:
-    """The hits the bot would answer from (bot/dialogue.py ``_knowledge``)."""
+    """The hits the bot would answer from (bot/turn/pipeline.py ``_knowledge``)."""
     return answer_sources(bot.index.search(question, 5))
 
 
@@ -689,7 +689,7 @@ async def test_findings_4_and_5_over_the_real_servers_event_stream(
     """What the browser receives: no streamed token, replace or final text carries the attack."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.server import create_app
+    from bot.web.app import create_app
 
     monkeypatch.setattr(demo_bot, "answerer", KnowledgeAnswerer(AttackerModel(reply)))
     monkeypatch.setattr(demo_bot.calibration, "quote", float("inf"))  # the model composes
@@ -713,7 +713,7 @@ async def test_findings_4_and_5_over_the_real_servers_event_stream(
 
 
 def test_a_positive_rating_never_makes_an_injected_reply_training_data(demo_bot, tmp_path):
-    from bot.storage import Conversation, ConversationStore, TurnRecord
+    from bot.storage.conversations import Conversation, ConversationStore, TurnRecord
     from training.datasets import DataReport, log_examples
 
     genuine = "Not at the moment: we only ship to addresses in the USA."

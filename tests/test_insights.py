@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.storage import Conversation, ConversationStore, TurnRecord
+from bot.insights.demand import daily_series, demand, demand_gaps
+from bot.insights.engine import InsightsEngine, InsightsUpdater
+from bot.insights.segments import segment
+from bot.storage.conversations import Conversation, ConversationStore, TurnRecord
 from knowledge_base.store import load_store
-from training.insights.demand import daily_series, demand, demand_gaps
-from training.insights.engine import InsightsEngine, InsightsUpdater
-from training.insights.segments import segment
 
 DAY = 86400.0
 T0 = 1_760_000_000.0  # a fixed day, so the test never depends on the clock
@@ -197,7 +197,7 @@ def test_profiles_explain_each_field(tmp_path: Path, catalog: list[Any], encoder
 
 def _persona_profiles() -> dict[str, dict[str, Any]]:
     """Three planted personas with noise: shoppers, order-trackers, unhappy customers."""
-    from training.insights.profiles import empty_profile
+    from bot.insights.profiles import empty_profile
 
     rng = np.random.default_rng(0)
     out = {}

@@ -12,18 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.nlu.intent_model import group_support, knn_similarity, knn_top_intents, lexical_vectorizer
 from knowledge_base.embeddings import get_encoder
 from training.intents import (
     BUILTIN_DATA_DIR,
     EmbeddingCache,
     IntentClassifier,
     LexicalHead,
-    _lexical_vectorizer,
     builtin_training_data,
     evaluate_intents,
-    group_support,
-    knn_similarity,
-    knn_top_intents,
     read_intents_csv,
 )
 
@@ -169,7 +166,7 @@ def test_lexical_head_features_are_exactly_scikit_learns_tfidf(rows: tuple[list,
     labels = sorted({i for _, i in train})
     y = np.array([labels.index(i) for _, i in train])
     head = LexicalHead.fit(texts, y, len(labels), seed=0)
-    words, chars = _lexical_vectorizer("word"), _lexical_vectorizer("char")
+    words, chars = lexical_vectorizer("word"), lexical_vectorizer("char")
     words.fit(texts), chars.fit(texts)
     probe = [t for t, _ in test[:30]] + ["cancle my ordr pls", "", "¿dónde está mi pedido?"]
     expected = hstack([words.transform(probe), chars.transform(probe)]).toarray()

@@ -1,9 +1,9 @@
 """Each customer message is answered in the customer's language (issue 16, part A).
 
 The message catalogue (bot/messages.py) has every fixed text in English and simplified
-Chinese; each message's language is told (bot/language.py) and the reply's fixed texts,
+Chinese; each message's language is told (bot/nlu/language.py) and the reply's fixed texts,
 the actions' included, come in it; a message too short to tell keeps the conversation's
-language; Chinese requests for a person hand off (bot/phrases.py); a store overrides
+language; Chinese requests for a person hand off (bot/nlu/phrases.py); a store overrides
 texts per language in store.toml and a bad override is refused with the file and key.
 """
 
@@ -17,12 +17,12 @@ from uuid import uuid4
 
 import pytest
 
-from bot.action_runner import ActionRunner
-from bot.actions import build_executor
-from bot.escalation import offer_handoff_if_needed
-from bot.language import detect, reply_language
+from bot.actions.registry import build_executor
+from bot.actions.runner import ActionRunner
 from bot.messages import CATALOGUE, Catalogue, placeholders
-from bot.phrases import asks_for_person, rules_for, small_talk
+from bot.nlu.language import detect, reply_language
+from bot.nlu.phrases import asks_for_person, rules_for, small_talk
+from bot.turn.escalation import offer_handoff_if_needed
 from knowledge_base.store import StoreError, load_store
 from tests.conftest import copy_demo_store, started_client
 from tests.conversation import chat

@@ -20,7 +20,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.client_ip import client_address, is_loopback_client, parse_trusted_proxies, resolve_client
 from bot.config import replace
 from bot.limits import (
     INT64_MAX,
@@ -31,7 +30,13 @@ from bot.limits import (
     loads_limited,
     parse_int,
 )
-from bot.server import CONFIG_KEY
+from bot.web.client_ip import (
+    client_address,
+    is_loopback_client,
+    parse_trusted_proxies,
+    resolve_client,
+)
+from bot.web.keys import CONFIG_KEY
 from tests.conftest import started_client
 from tests.conversation import chat
 
@@ -97,7 +102,7 @@ async def test_json_at_the_depth_limit_is_still_accepted(client):
 
 def test_the_llm_server_refuses_deep_json_with_a_400():
     """serve-llm's /v1/chat/completions: OpenAI's error shape, never a RecursionError."""
-    from bot.llm_server import create_app as create_llm_app
+    from bot.answers.llm_server import create_app as create_llm_app
 
     class NoModel:  # the body is refused before any generation
         name = "none"
@@ -326,7 +331,7 @@ async def test_open_event_streams_are_capped_per_client_and_in_total(demo_config
         assert "Retry-After" in full.headers
 
         # A client that disconnects gives its slot back (within a poll interval).
-        from bot.live import STREAMS_KEY
+        from bot.web.live import STREAMS_KEY
 
         slots = c.server.app[STREAMS_KEY]
         assert slots.open == 3 and slots.count("203.0.113.1") == 2

@@ -27,7 +27,7 @@ def _require_llama_cpp() -> None:
 
 @pytest.fixture(scope="module")
 def base():  # type: ignore[no-untyped-def]
-    from bot.generation import LlamaCppGenerator
+    from bot.answers.generation import LlamaCppGenerator
 
     _require_llama_cpp()
     return LlamaCppGenerator(TEST_LLM)
@@ -36,7 +36,7 @@ def base():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SmolLM2 LoRA adapter (q/k/v/o) taught one answer, in peft's folder layout."""
-    from bot.models import ensure_hf_folder, resolve_model
+    from bot.answers.models import ensure_hf_folder, resolve_model
     from training.finetune import Hyper, train
 
     _require_llama_cpp()
@@ -81,8 +81,8 @@ def _prompt_length(generator, messages) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
-    from bot.generation import LlamaCppGenerator, load_generator
-    from bot.models import ModelLoadError
+    from bot.answers.generation import LlamaCppGenerator, load_generator
+    from bot.answers.models import ModelLoadError
 
     _require_llama_cpp()
     with pytest.raises(ModelLoadError, match="no such file"):
@@ -94,8 +94,8 @@ def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_without_llama_cpp_python_the_error_says_how_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from bot.generation import LlamaCppGenerator
-    from bot.models import ModelLoadError
+    from bot.answers.generation import LlamaCppGenerator
+    from bot.answers.models import ModelLoadError
 
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # what an absent package looks like
     with pytest.raises(ModelLoadError, match=r"shopbot\[llama\]"):
@@ -105,8 +105,8 @@ def test_without_llama_cpp_python_the_error_says_how_to_install(
 def test_the_lora_adapter_is_converted_once_and_changes_the_reply(base, adapter: Path) -> None:  # type: ignore[no-untyped-def]
     from safetensors import safe_open
 
-    from bot.generation import load_generator
-    from bot.gguf_adapter import GGUF_NAME, SIDECAR_NAME, ensure_gguf_adapter
+    from bot.answers.generation import load_generator
+    from bot.answers.gguf_adapter import GGUF_NAME, SIDECAR_NAME, ensure_gguf_adapter
 
     assert "zanzibar" not in _reply(base).lower()
     tuned = load_generator("llama-cpp", model=TEST_LLM, adapter=adapter)
@@ -127,8 +127,8 @@ def test_the_lora_adapter_is_converted_once_and_changes_the_reply(base, adapter:
 
 
 def test_an_adapter_for_another_base_model_is_refused(adapter: Path) -> None:
-    from bot.gguf_adapter import ensure_gguf_adapter
-    from bot.models import ModelLoadError, qwen_gguf_path
+    from bot.answers.gguf_adapter import ensure_gguf_adapter
+    from bot.answers.models import ModelLoadError, qwen_gguf_path
 
     with pytest.raises(ModelLoadError, match="another base model"):
         ensure_gguf_adapter(adapter, qwen_gguf_path())

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.generation import OpenAIGenerator
-from bot.llm_server import ENGINE_KEY, MAX_BODY_BYTES, create_app
+from bot.answers.generation import OpenAIGenerator
+from bot.answers.llm_server import ENGINE_KEY, MAX_BODY_BYTES, create_app
 
 HELLO = [{"role": "user", "content": "Say hello."}]
 
@@ -202,13 +202,13 @@ def test_a_client_that_disconnects_stops_its_generation(engine):
 
 
 def test_a_bot_on_the_openai_backend_answers_through_the_engine(engine, demo_config, tmp_path):
-    from bot.loader import load_bot_sync
+    from bot.assemble import load_bot_sync
 
     config = replace(
         demo_config,
         llm_backend="openai",
         llm_base_url=engine.url + "/v1",
-        db_path=tmp_path / "engine-bot.db",
+        db_path=tmp_path / "engine-bot.storage.db",
         curated_answers=False,  # the model composes (no curated FAQ quote)
     )
     bot = load_bot_sync(config, progress=False)

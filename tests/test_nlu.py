@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.nlu import NLU
+from bot.nlu.parser import NLU
 from knowledge_base.embeddings import get_encoder
 from knowledge_base.store import load_store
 from tests.conftest import DEMO_STORE

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.orders import OrderBook, OrderDataError, OrderError
+from bot.storage.orders import OrderBook, OrderDataError, OrderError
 
 TAU = Path("/work/shared/datasets/taubench_retail")
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.insights_store import InsightsStore
-from training.insights.personalise import (
+from bot.insights.personalise import (
     DEFAULT_MARGIN,
     DEFAULT_WEIGHT_CATEGORY,
     ProductReranker,
     profile_bonus,
     rerank,
 )
-from training.insights.profiles import empty_profile
+from bot.insights.profiles import empty_profile
+from bot.storage.insights import InsightsStore
 
 QUERY = "do you have anything in black?"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.phrases import GENERAL_QUESTION_RE, HUMAN_REQUEST_RE, SPECIFIC_ORDER_RE
+from bot.nlu.phrases import GENERAL_QUESTION_RE, HUMAN_REQUEST_RE, SPECIFIC_ORDER_RE
 
 
 def asks_about_rules(text: str) -> bool:

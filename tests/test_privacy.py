@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.insights_store import InsightsStore
-from bot.privacy import redact
-from bot.storage import Conversation, ConversationStore, TurnRecord
+from bot.storage.conversations import Conversation, ConversationStore, TurnRecord
+from bot.storage.insights import InsightsStore
+from bot.storage.privacy import redact
 
 
 @pytest.mark.parametrize(

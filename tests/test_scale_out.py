@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.storage import ConversationStore
+from bot.storage.conversations import ConversationStore
 from tests.conftest import new_postgres_database
 from tests.conversation import chat_body, remember, token_for
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.server import create_app
+from bot.web.app import create_app
 from tests.conftest import copy_demo_store
 from tests.conversation import chat
 

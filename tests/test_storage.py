@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.db import DatabaseError, open_database
-from bot.insights_store import InsightsStore
-from bot.migrations import LATEST, MIGRATIONS, migrate, schema_version
-from bot.storage import HISTORY_TURNS, Conversation, ConversationStore, TurnRecord
+from bot.storage.conversations import HISTORY_TURNS, Conversation, ConversationStore, TurnRecord
+from bot.storage.db import DatabaseError, open_database
+from bot.storage.insights import InsightsStore
+from bot.storage.migrations import LATEST, MIGRATIONS, migrate, schema_version
 from tests.conftest import new_postgres_database
 
 

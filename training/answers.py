@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.grounding import numbers_in, ungrounded_numbers
+from bot.answers.grounding import numbers_in, ungrounded_numbers
 
 CASE_KEYS = {"id", "turns", "expect_all", "expect_any", "forbid", "expect_handoff", "expect_source"}
 # Optional keys a case may carry for people (ignored by the scorer).
@@ -221,8 +221,8 @@ async def evaluate_bot(bot: Any, cases: list[AnswerCase], progress: bool = False
 
 def eval_bot(config: Any, generator: Any = None, progress: bool = True) -> Any:
     """A bot for evaluation: the config's store and model, a throwaway log and order state."""
+    from bot.assemble import load_bot_sync
     from bot.config import replace
-    from bot.loader import load_bot_sync
 
     tmp = Path(tempfile.mkdtemp(prefix="shopbot-eval-"))
     config = replace(config, db_path=tmp / "eval.db", rate_limit_per_minute=0)
@@ -260,9 +260,9 @@ def print_summary(result: dict[str, Any], failures: int = 10) -> None:
 
 def main(args: Any) -> int:
     """Entry point of ``shopbot eval answers``."""
-    from bot.cli import _config
+    from bot.assemble import command_config
 
-    config = _config(args)
+    config = command_config(args)
     result = evaluate_answers(config, args.cases, progress=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

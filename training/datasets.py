@@ -2,7 +2,7 @@
 
 Every example is ``{"messages": [...], "target": str, "origin": str}`` where
 ``messages`` is exactly what the server sends the model
-(:func:`bot.grounding.build_messages` over the passages retrieval finds for
+(:func:`bot.answers.grounding.build_messages` over the passages retrieval finds for
 the question) and ``target`` is the reply the model should have given.
 
 Where examples come from, best first:
@@ -24,7 +24,7 @@ inventing). A rating is the customer's word, and a customer may be an
 attacker rating their own injected reply +1, so a rated turn is used only when
 it was a grounded model answer (``action_answer``, not a fallback), its
 question carries no instructions to the assistant, and its reply re-passes
-every grounding check (:func:`bot.grounding.is_supported`: numbers, links,
+every grounding check (:func:`bot.answers.grounding.is_supported`: numbers, links,
 domains, emails, phone numbers, prompt leaks, echoes of the customer) against
 the current text of the sources it cited, looked up in the index. Personal data (emails, phone and card numbers, street addresses)
 is scrubbed from every text before anything is written.
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.grounding import (
+from bot.answers.grounding import (
     NOT_SURE_TEXT,
     SYSTEM_PROMPT,
     answer_sources,
@@ -52,7 +52,7 @@ from bot.grounding import (
     split_instructions,
     ungrounded_numbers,
 )
-from bot.privacy import redact
+from bot.storage.privacy import redact
 
 MAX_HISTORY_TURNS = 2
 
@@ -60,7 +60,7 @@ MAX_HISTORY_TURNS = 2
 def scrub(text: str) -> str:
     """``text`` with emails, card numbers, phone numbers and street addresses replaced.
 
-    The same redaction the conversation log applies (:func:`bot.privacy.redact`),
+    The same redaction the conversation log applies (:func:`bot.storage.privacy.redact`),
     applied again because a log written before redaction existed, or an agent's
     answer, may still hold personal data.
     """
@@ -278,7 +278,7 @@ def _checked(question: str, hits: list[Any], history: list[dict], settings: Any,
     instructions to the assistant are cut out (the prompt is built from that
     part, as the server does). With ``strict`` (customer-rated model replies)
     also: no instructions in the question at all, no redacted personal data or
-    contact in the reply, and the whole :func:`bot.grounding.is_supported`
+    contact in the reply, and the whole :func:`bot.answers.grounding.is_supported`
     check against the cited sources' text, with the customer's words as the
     text a reply must not parrot, so a +1 on an injected or phishing reply
     never becomes training data.
@@ -308,7 +308,7 @@ def _checked(question: str, hits: list[Any], history: list[dict], settings: Any,
     return _example(asked, hits, history[-2 * MAX_HISTORY_TURNS :], settings, target, origin)
 
 
-# What bot/privacy.py puts in place of personal data when the log is written.
+# What bot/storage/privacy.py puts in place of personal data when the log is written.
 _PLACEHOLDER_RE = re.compile(r"\[(?:EMAIL|PHONE|CARD|ADDRESS)\]")
 
 

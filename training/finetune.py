@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.adapters import MANIFEST_NAME, activate, active_adapter
-from bot.grounding import PROMPT_VERSION
+from bot.answers.adapters import MANIFEST_NAME, activate, active_adapter
+from bot.answers.grounding import PROMPT_VERSION
 from training import datasets
 
 
@@ -175,11 +175,11 @@ def training_dtype(name: str) -> Any:
     """The torch dtype to train in: ``"auto"`` picks bf16 only on CPUs with native bf16."""
     import torch
 
-    from bot.generation import _cpu_has_native_bf16, _torch_dtype
+    from bot.answers.generation import cpu_has_native_bf16, torch_dtype
 
     if name == "auto":
-        return torch.bfloat16 if _cpu_has_native_bf16() else torch.float32
-    return _torch_dtype(name)
+        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    return torch_dtype(name)
 
 
 def _lr_at(step: int, hyper: Hyper) -> float:
@@ -373,8 +373,8 @@ def run_gate(store_dir: Path, base: str, adapter_dir: Path, cases: Path,
     """Evaluate current vs new on ``cases``; activate the new adapter if it wins."""
     import asyncio
 
+    from bot.answers.generation import load_generator
     from bot.config import load_config
-    from bot.generation import load_generator
     from training.answers import eval_bot, evaluate_bot, load_cases
 
     case_list = load_cases(cases)
@@ -428,7 +428,7 @@ def finetune(store_dir: str | Path, out: str | Path, logs: str | Path | None = N
     With ``until_step`` the run stops after that step with a checkpoint (no
     adapter, no gate); ``resume=True`` continues it.
     """
-    from bot.models import ModelLoadError, ensure_hf_folder, resolve_model
+    from bot.answers.models import ModelLoadError, ensure_hf_folder, resolve_model
 
     hyper = hyper or Hyper()
     store_dir, out = Path(store_dir).resolve(), Path(out).resolve()
@@ -495,7 +495,7 @@ def adapter_manifest(
     made_by: str, base: str, hyper: Hyper, metrics: dict[str, Any]
 ) -> dict[str, Any]:
     """What every adapter's manifest records: who made it, the base model, the prompt
-    rules its examples were made with (bot.grounding.SYSTEM_PROMPTS), hyper-parameters
+    rules its examples were made with (bot.answers.grounding.SYSTEM_PROMPTS), hyper-parameters
     and training metrics."""
     return {
         "made_by": made_by,

@@ -1,0 +1,50 @@
+"""NLU: one message in, a Rasa-style parse out (intent, ranking, entities).
+
+``NLU.parse`` only *reports*; it never rewrites the classifier's intent from the
+entities. In particular, a message that is little more than an order id
+("#W2611340") often gets a weak or ``oos`` intent: that intent is kept as is,
+and the dialogue policy (``bot/turn/pipeline.py``) decides what an order id on its
+own means in the conversation (usually: the answer to "which order?").
+Keeping the two apart makes each easy to test and the policy the one place
+where context is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.nlu.entities import extract_entities
+
+OOS = "oos"
+
+
+class NLU:
+    """Intent classifier + entity extractor behind one ``parse`` call."""
+
+    def __init__(self, classifier: Any, catalog: list[Any] | None = None) -> None:
+        """``classifier``: a ``training.intents.IntentClassifier`` (anything with
+        ``predict(texts) -> [[(intent, confidence), ...]]``); ``catalog``: the
+        store's products, for product and variant-option entities."""
+        self.classifier = classifier
+        self.catalog = list(catalog or [])
+
+    def parse(self, text: str) -> dict[str, Any]:
+        """``{"text", "intent": {"name", "confidence"}, "intent_ranking": [...], "entities": [...]}``.
+
+        Out of scope is intent ``oos``. An empty message is ``oos`` with
+        confidence 1.0 and no entities, without calling the model.
+        """
+        text = text if isinstance(text, str) else str(text)
+        if not text.strip():
+            ranking = [(OOS, 1.0)]
+            entities: list[dict[str, Any]] = []
+        else:
+            ranking = self.classifier.predict([text])[0] or [(OOS, 1.0)]
+            entities = extract_entities(text, self.catalog)
+        name, confidence = ranking[0]
+        return {
+            "text": text,
+            "intent": {"name": name, "confidence": round(float(confidence), 4)},
+            "intent_ranking": [{"name": n, "confidence": round(float(c), 4)} for n, c in ranking],
+            "entities": entities,
+        }
