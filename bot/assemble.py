@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from bot.answers.generation import prefer_passive_openmp
+from bot.answers.generators.llama_cpp import prefer_passive_openmp
 from bot.answers.models import ModelLoadError
 from bot.config import Config, load_config
 
@@ -58,6 +58,7 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
     from bot.storage.conversations import ConversationStore
     from bot.storage.orders import OrderBook
     from bot.turn.pipeline import Bot
+    from bot.turn.services import Services
     from knowledge_base.build import ensure_built
     from knowledge_base.index import KnowledgeIndex
 
@@ -79,23 +80,28 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
     db_path = config.db_path or artifacts.db_path
     # PostgreSQL when configured (shared by every server process), else the SQLite file.
     conversations = ConversationStore(config.database_url or db_path)
-    order_book = None
-    if store.orders_path or store.customers_path:
-        order_book = OrderBook(
-            store.orders_path, store.customers_path, db_path.with_name("orders.db")
-        )
+    order_book = OrderBook.for_store(store, db_path)
     # Every fixed text in each language, with the store's overrides (a bad one: StoreError).
     catalogue = Catalogue.for_store(store)
     executor = None
     if not config.action_endpoint:
         executor = build_executor(order_book, store.products, catalogue=catalogue)
     runner = ActionRunner(executor=executor, endpoint_url=config.action_endpoint)
-    bot = Bot(config, store, nlu, index, answerer, runner, conversations, catalogue)
-    bot.artifacts = artifacts
-    bot.calibration = calibration_for(config, artifacts)
-    bot.adapter_path = getattr(generator, "adapter_path", None)
-    bot.order_book = order_book
-    return bot
+    services = Services(
+        config=config,
+        store=store,
+        nlu=nlu,
+        index=index,
+        answerer=answerer,
+        runner=runner,
+        conversations=conversations,
+        catalogue=catalogue,
+        calibration=calibration_for(config, artifacts),
+        order_book=order_book,
+        artifacts=artifacts,
+        adapter_path=getattr(generator, "adapter_path", None),
+    )
+    return Bot(services)
 
 
 def calibration_for(config: Config, artifacts: Any) -> Any:

@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from bot.answers.models import ModelLoadError
-    from knowledge_base.store import StoreError
+    from knowledge_base.store_files import StoreError
 
     try:
         return int(args.func(args) or 0)

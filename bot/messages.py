@@ -396,7 +396,7 @@ class Catalogue:
 
 def _override_tables(table: dict[str, Any], source: str) -> dict[str, dict[str, str]]:
     """The checked ``[texts.<language>]`` tables of ``store.toml``."""
-    from knowledge_base.store import StoreError
+    from knowledge_base.store_files import StoreError
 
     texts = table.get("texts")
     if texts is None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
-HISTORY_FILE = (
-    Path(os.environ.get("SHOPBOT_CACHE_DIR", Path.home() / ".cache" / "shopbot")) / "chat_history"
-)
+from knowledge_base.cache import cache_root
+
+HISTORY_FILE = cache_root() / "chat_history"
 
 
 def _setup_readline() -> None:

@@ -126,7 +126,7 @@ def ensure_built(
     The store's language chooses the encoder (``Artifacts.encoder``);
     ``encoder``, an already loaded one, is used when it is that one.
 
-    Raises ``knowledge_base.store.StoreError`` for bad store data, before any
+    Raises ``knowledge_base.store_files.StoreError`` for bad store data, before any
     artifact is touched.
     """
     from knowledge_base.embeddings import encoder_name_for, get_encoder
@@ -165,7 +165,8 @@ def _build_into(
     out: Path, store: Store, encoder: Any, fingerprint: dict[str, Any], progress: bool
 ) -> dict[str, Any]:
     from knowledge_base.index import build_index
-    from training.intents import IntentClassifier, builtin_training_data
+    from training.intent_data import builtin_training_data
+    from training.intents import IntentClassifier
 
     started = time.time()
     documents = store.documents()

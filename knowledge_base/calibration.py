@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge_base.store import passage_heading
+from knowledge_base.pages import passage_heading
 
 CALIBRATION_FORMAT = 3
 # Measured on the 7 dev stores' cases (the decision alone, no chat model): lexical

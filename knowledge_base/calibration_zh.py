@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from knowledge_base import chinese
-from knowledge_base.store import passage_heading
+from knowledge_base.pages import passage_heading
 
 SHIPPED_OOS = Path(__file__).resolve().parent / "data" / "zh" / "oos.csv"
 

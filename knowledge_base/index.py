@@ -31,16 +31,14 @@ characters, "七天" -> "7天"), segments with rjieba and adds the single
 characters (where the segmentation of a store and a customer differ); ASCII words inside
 Chinese text go through the English stopwords and stemmer. The manifest's
 ``bm25.language`` says which analyzer built the index (absent: English, as in
-every index before it), and queries are analysed the same way.
+every index before it), and queries are analysed the same way. The lexical side
+(analyzer, typo correction, BM25 scores) is ``knowledge_base.lexical``.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import threading
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +50,14 @@ import bm25s
 import faiss
 import numpy as np
 
-from knowledge_base import chinese
+from knowledge_base.lexical import (
+    STEMMER_NAME,
+    Analyzer,
+    LexicalIndex,
+    build_bm25,
+    known_words,
+    read_bm25,
+)
 from knowledge_base.store import Document
 
 FORMAT_VERSION = 2
@@ -65,7 +70,7 @@ HNSW_EF_SEARCH = 128
 # How many candidates each retriever contributes before hybrid fusion.
 FUSION_CANDIDATES = 50
 # Hybrid score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * lexical, where
-# lexical = BM25 / the query's highest attainable BM25 (see _lexical_scores).
+# lexical = BM25 / the query's highest attainable BM25 (see ``LexicalIndex.scores``).
 # Measured on tests/data/retrieval_queries.csv (309 queries, demo store):
 #   dense alone                        r@1 .809  r@5 .974  mrr .881
 #   this, weight 0.7                   r@1 .822  r@5 .981  mrr .890
@@ -74,30 +79,8 @@ FUSION_CANDIDATES = 50
 # Dividing by the best hit's score gives a lone one-word match full marks;
 # rank fusion throws away how close the scores are. Both lose to dense alone.
 DENSE_WEIGHT = 0.7
-# BM25 parameters (bm25s defaults, Lucene variant).
-BM25_K1 = 1.5
-BM25_B = 0.75
 
 MODES = ("hybrid", "dense", "lexical")
-
-# Lucene's English list plus the words customers wrap questions in ("how do I",
-# "can you", "my"): they are in most FAQ questions, so they only add noise.
-STOPWORDS = frozenset(
-    """a an and are as at be but by for if in into is it no not of on or such that the their
-    then there these they this to was will with i me my mine myself you your yours we our us
-    he she him her his its them what which who whom how when where why do does did doing done
-    can could would should shall may might must am been being have has had having please
-    hi hello hey thanks thank so just also any some about""".split()
-)
-_TOKEN = re.compile(r"\w+")
-
-try:  # PyStemmer: "returns", "returned", "returning" -> "return"
-    import Stemmer as _pystemmer
-
-    _STEMMER_NAME: str | None = "english"
-except ImportError:  # pragma: no cover - PyStemmer is a dependency
-    _pystemmer = None
-    _STEMMER_NAME = None
 
 
 @dataclass
@@ -134,132 +117,9 @@ def lexical_language(language: str | None) -> str:
     return "zh" if (language or "en").lower().startswith("zh") else "en"
 
 
-class _Analyzer:
-    """Lowercase, strip accents and punctuation, drop stopwords, stem.
-
-    ``language="zh"``: the Chinese words and characters of
-    ``knowledge_base.chinese.terms`` (without its stopwords), ASCII words among
-    them as in English.
-    """
-
-    def __init__(self, stemmer: str | None, language: str = "en") -> None:
-        if stemmer and _pystemmer is None:
-            raise RuntimeError(
-                "This index was built with a stemmer but PyStemmer is not installed: "
-                "pip install PyStemmer (or rebuild the index)"
-            )
-        self._stemmer = _pystemmer.Stemmer(stemmer) if stemmer else None
-        self.stemmer_name = stemmer
-        self.language = lexical_language(language)
-
-    def words(self, text: str) -> list[str]:
-        """Surface words: normalised, stopwords removed, not stemmed."""
-        if self.language == "zh":
-            return [
-                w
-                for w in chinese.terms(text)
-                if w not in (chinese.STOPWORDS if chinese.has_chinese(w) else STOPWORDS)
-            ]
-        text = unicodedata.normalize("NFKD", text.lower())
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
-        return [w for w in _TOKEN.findall(text.replace("_", " ")) if w not in STOPWORDS]
-
-    def stem(self, words: list[str]) -> list[str]:
-        """Stemmed forms of ``words`` (Chinese words are their own stems)."""
-        if not self._stemmer:
-            return list(words)
-        if self.language == "zh":
-            return [
-                w if chinese.has_chinese(w) else s
-                for w, s in zip(words, self._stemmer.stemWords(words), strict=True)
-            ]
-        return self._stemmer.stemWords(words)
-
-    def correctable(self, word: str) -> bool:
-        """Whether the speller may fix ``word``: not Chinese words (edit distance means
-        nothing there; a homophone typo is for the dense side)."""
-        return self.language != "zh" or not chinese.has_chinese(word)
-
-    def tokens(self, text: str) -> list[str]:
-        """What BM25 indexes for ``text``."""
-        return self.stem(self.words(text))
-
-
 def tokenize(text: str, language: str = "en") -> list[str]:
     """The lexical tokens of ``text`` as the index sees them (for debugging and tests)."""
-    return _Analyzer(_STEMMER_NAME, language).tokens(text)
-
-
-class _Speller:
-    """Maps an unknown query word to the closest corpus word (typos: "retrun" -> "return").
-
-    Symmetric-delete lookup (as in SymSpell): a word and its one-letter
-    deletions are keys; two words sharing a key are at most two edits apart,
-    then confirmed with a real edit distance. Built lazily on the first miss.
-    """
-
-    def __init__(self, counts: dict[str, int], known_words: frozenset[str] = frozenset()) -> None:
-        self.counts = counts
-        # Real words the corpus lacks ("back") must not be "fixed" into corpus
-        # words ("black"); a dictionary of known words tells the two apart.
-        self.known_words = known_words
-        self._deletes: dict[str, list[str]] | None = None
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _keys(word: str) -> set[str]:
-        return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
-
-    def _table(self) -> dict[str, list[str]]:
-        with self._lock:
-            if self._deletes is None:
-                table: dict[str, list[str]] = {}
-                for word in self.counts:
-                    if len(word) >= 3 and not word.isdigit():
-                        for key in self._keys(word):
-                            table.setdefault(key, []).append(word)
-                self._deletes = table
-            return self._deletes
-
-    def correct(self, word: str) -> str | None:
-        """The best corpus word within edit distance 1 (2 for long words), or None."""
-        if len(word) < 4 or word in self.known_words or any(ch.isdigit() for ch in word):
-            return None
-        table = self._table()
-        candidates = {c for key in self._keys(word) for c in table.get(key, ())}
-        limit = 1 if len(word) < 8 else 2
-        scored = [
-            (d, -self.counts[c], c) for c in candidates if (d := _edit_distance(word, c)) <= limit
-        ]
-        return min(scored)[2] if scored else None
-
-
-def _known_words(encoder: Any) -> frozenset[str]:
-    """Whole English words of the encoder's WordPiece vocabulary (~20k words).
-
-    A word the tokenizer knows whole is a real word, not a typo. Encoders
-    without such a vocabulary give an empty set: every unknown word is then a
-    candidate for correction.
-    """
-    vocab = getattr(getattr(getattr(encoder, "model", None), "tokenizer", None), "vocab", None)
-    if not isinstance(vocab, dict):
-        return frozenset()
-    return frozenset(w for w in vocab if w.isalpha() and w.isascii() and len(w) >= 3)
-
-
-def _edit_distance(a: str, b: str) -> int:
-    """Optimal-string-alignment distance (Levenshtein + adjacent transpositions)."""
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        prev2, prev = prev, cur
-    return prev[len(b)]
+    return Analyzer(STEMMER_NAME, lexical_language(language)).tokens(text)
 
 
 # --- building --------------------------------------------------------------------
@@ -307,20 +167,7 @@ def build_index(
     np.save(out / "keys.npy", np.asarray(keys if keys is not None else [], dtype=np.float32))
     (out / "keys.json").write_text(json.dumps(key_rows), encoding="utf-8")
 
-    analyzer = _Analyzer(_STEMMER_NAME, language)
-    # The title counts twice (it is also in the text): "laptop" should find
-    # the Laptop before the backpack with a laptop sleeve.
-    words = [analyzer.words(f"{d.title}\n{d.text}") for d in documents]
-    bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-    bm25.index([analyzer.stem(w) for w in words], show_progress=progress)
-    bm25.save(str(out / "bm25"), show_progress=False)
-    lexicon = Counter(w for ws in words for w in ws)
-    bm25_info: dict[str, Any] = {"k1": BM25_K1, "b": BM25_B, "stemmer": analyzer.stemmer_name}
-    if analyzer.language != "en":  # absent = English, as in every index before
-        bm25_info |= {"language": analyzer.language, "segmenter": chinese.segmenter_version()}
-    (out / "bm25" / "lexicon.json").write_text(
-        json.dumps(dict(lexicon.most_common()), ensure_ascii=False), encoding="utf-8"
-    )
+    bm25_info = build_bm25(documents, out / "bm25", lexical_language(language), progress)
 
     with (out / "docs.jsonl").open("w", encoding="utf-8") as fh:
         for d in documents:
@@ -372,18 +219,16 @@ class KnowledgeIndex:
         self.manifest = manifest
         self.encoder = encoder
         self._dense = dense
-        self._bm25 = bm25
         bm25_info = manifest.get("bm25", {})
-        self._analyzer = _Analyzer(bm25_info.get("stemmer"), bm25_info.get("language", "en"))
-        self._speller = _Speller(lexicon, _known_words(encoder))
+        self._lexical = LexicalIndex(
+            bm25,
+            lexicon,
+            bm25_info.get("stemmer"),
+            lexical_language(bm25_info.get("language", "en")),
+            known_words(encoder),
+        )
         self._by_id = {d.id: i for i, d in enumerate(documents)}
         self.dense_weight = float(manifest.get("fusion", {}).get("dense_weight", DENSE_WEIGHT))
-        # Lucene BM25 IDF per vocabulary token (bm25s stores only the products
-        # idf * tf-factor); a token's document frequency is its CSC column length.
-        n_docs = int(bm25.scores["num_docs"])
-        doc_freq = np.diff(np.asarray(bm25.scores["indptr"])).astype(np.float64)
-        self._idf = np.log1p((n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
-        self._max_idf = float(np.log1p((n_docs - 1 + 0.5) / 1.5))
 
     @classmethod
     def load(cls, directory: str | Path, encoder: Any = None) -> KnowledgeIndex:
@@ -418,11 +263,7 @@ class KnowledgeIndex:
         dense = faiss.read_index(str(root / "faiss.index"))
         if isinstance(dense, faiss.IndexHNSWFlat):
             dense.hnsw.efSearch = max(HNSW_EF_SEARCH, FUSION_CANDIDATES)
-        bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False, verbosity=0)
-        lexicon_path = root / "bm25" / "lexicon.json"
-        lexicon = (
-            json.loads(lexicon_path.read_text(encoding="utf-8")) if lexicon_path.is_file() else {}
-        )
+        bm25, lexicon = read_bm25(root / "bm25")
         if not (len(documents) == dense.ntotal == manifest.get("doc_count")):
             raise ValueError(f"{root}: docs.jsonl, faiss.index and index.json disagree; rebuild it")
         keys, key_rows = None, []
@@ -445,24 +286,7 @@ class KnowledgeIndex:
 
     def query_tokens(self, query: str) -> list[str]:
         """BM25 tokens for ``query``, with words unknown to the corpus spell-corrected."""
-        return self._analyse_query(query)[0]
-
-    def _analyse_query(self, query: str) -> tuple[list[str], int]:
-        """(tokens in the BM25 vocabulary, number of query words with no such token)."""
-        vocab = self._bm25.vocab_dict
-        tokens: list[str] = []
-        unmatched = 0
-        words = self._analyzer.words(query)
-        for word, stem in zip(words, self._analyzer.stem(words), strict=True):
-            if stem not in vocab and self._analyzer.correctable(word):
-                fixed = self._speller.correct(word)
-                stem = self._analyzer.stem([fixed])[0] if fixed is not None else None
-            # bm25s adds an empty "" token to the vocabulary; it has no postings.
-            if stem and stem in vocab:
-                tokens.append(stem)
-            else:
-                unmatched += 1
-        return tokens, unmatched
+        return self._lexical.analyse_query(query)[0]
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         """The ``k`` best documents for ``query``; ``mode`` is hybrid, dense or lexical."""
@@ -472,7 +296,7 @@ class KnowledgeIndex:
         if not query.strip() or n == 0 or k <= 0:
             return []
         qvec = self.encoder.encode([query])
-        lexical = self._lexical_scores(query)
+        lexical = self._lexical.scores(query)
 
         pool = min(n, max(k, FUSION_CANDIDATES))
         candidates: dict[int, float] = {}  # doc index -> cosine
@@ -512,24 +336,6 @@ class KnowledgeIndex:
             hits.append(Hit(d.id, d.type, d.title, score, cosine, lex, d.text, d.answer, d.meta))
         hits.sort(key=lambda h: (-h.score, -h.dense))
         return hits[:k]
-
-    def _lexical_scores(self, query: str) -> np.ndarray:
-        """BM25 of every document as a fraction of the query's highest attainable BM25.
-
-        A term contributes at most its IDF (its term-frequency factor tends to 1),
-        so the sum of the query terms' IDFs bounds the score. Query words the
-        corpus lacks count with the largest IDF: a match on "deliver" alone
-        must not look like a full match for "do you deliver to canada". Unlike
-        dividing by the best hit's score, this does not depend on the corpus
-        size and says how much of the query a document covers.
-        """
-        tokens, unmatched = self._analyse_query(query)
-        if not tokens:
-            return np.zeros(len(self.documents), dtype=np.float32)
-        vocab = self._bm25.vocab_dict
-        bound = sum(self._idf[vocab[t]] for t in tokens) + unmatched * self._max_idf
-        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
-        return np.clip(scores / bound, 0.0, 1.0) if bound > 0 else np.zeros_like(scores)
 
     def _cosine(self, qvec: np.ndarray, i: int) -> float:
         # Both flat and HNSW-flat indexes keep the full vectors.

@@ -14,7 +14,7 @@ Three measurements, printed as one JSON document:
    in place) and *no-op* (nothing changed, so only hashing).
 2. **intents** - a stratified 80/20 split (``--seed``, default 0) of the shipped
    Bitext data; trained on the 80 % plus the shipped small-talk and ``oos``
-   examples, scored on the 20 % with ``training.intents.evaluate_intents``.
+   examples, scored on the 20 % with ``training.intent_eval.evaluate_intents``.
 3. **latency** - ``shopbot serve`` on the built copy, as a subprocess on a free
    loopback port, and a client in this process (stdlib ``http.client``, one
    request at a time). Non-generated turns (greeting, product questions, order
@@ -174,7 +174,7 @@ def bench_build(store: Path, work: Path) -> dict[str, Any]:
 
 # -- 2. intents ------------------------------------------------------------------
 def read_rows(path: Path) -> list[tuple[str, str]]:
-    from training.intents import read_intents_csv
+    from training.intent_data import read_intents_csv
 
     return read_intents_csv(path)
 
@@ -184,7 +184,7 @@ def bench_intents(seed: int, test_fraction: float) -> dict[str, Any]:
     from sklearn.model_selection import train_test_split
 
     from knowledge_base.embeddings import get_encoder
-    from training.intents import evaluate_intents
+    from training.intent_eval import evaluate_intents
 
     bitext = read_rows(DATA / "bitext_intents.csv")
     labels = [i for _, i in bitext]
@@ -233,7 +233,8 @@ def predict_vs_baseline(
     """
     import copy
 
-    from knowledge_base.embeddings import OnnxSentenceModel, get_encoder
+    from knowledge_base.embeddings import get_encoder
+    from knowledge_base.onnx_export import OnnxSentenceModel
     from training.intents import IntentClassifier
 
     encoder = get_encoder()

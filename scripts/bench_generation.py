@@ -9,7 +9,8 @@ Usage::
     python scripts/bench_generation.py --compare-models qwen2.5-0.5b qwen2.5-1.5b
         [--questions 8] [--max-new-tokens 128] [--json out.json]
 
-The first form loads :class:`bot.answers.generation.TransformersGenerator` for each model
+The first form loads
+:class:`bot.answers.generators.transformers.TransformersGenerator` for each model
 (the first run also converts the GGUF into the safetensors cache; the conversion
 time is read from the cache manifest), then streams replies to a short chat
 prompt and to grounded prompts built like shopbot's real ones (system rules +
@@ -19,7 +20,7 @@ three passages). Prints one JSON document.
 default) against llama-cpp-python on the same model, with the demo store's
 active LoRA adapter when it has one for that model (converted to a GGUF adapter
 for llama.cpp), in one run: the prompts are the ones the server builds
-(``bot.answers.grounding.build_messages`` over the demo store's retrieved passages for
+(``bot.answers.prompts.build_messages`` over the demo store's retrieved passages for
 single-turn questions of the held-out answer cases). Both models stay loaded and
 each prompt runs on both back to back, alternating which goes first, so load
 from other processes falls on both alike. llama.cpp's prompt cache is cleared
@@ -27,7 +28,7 @@ before each prompt (both start cold). Reports TTFT and decode tokens/s (p50)
 and the llama-cpp / transformers ratios. Run it with ``OMP_WAIT_POLICY=PASSIVE``
 in the environment, as the CLI sets it for the llama-cpp backend: torch is
 loaded first here, and llama.cpp's spinning OpenMP threads collapse on shared
-cores (see ``bot.answers.generation.prefer_passive_openmp``).
+cores (see ``bot.answers.generators.llama_cpp.prefer_passive_openmp``).
 
 ``--compare-models A B`` runs two models side by side on the llama-cpp backend
 (base models, no adapter: the speed of the models themselves) with the same
@@ -88,9 +89,9 @@ QUESTIONS = [
 
 def bench_model(spec: str, max_new_tokens: int, prefill: str) -> dict:
     """Load ``spec`` and time a few streamed replies."""
-    from bot.answers.generation import TransformersGenerator
-    from bot.answers.grounding import build_messages
+    from bot.answers.generators.transformers import TransformersGenerator
     from bot.answers.models import MANIFEST_NAME
+    from bot.answers.prompts import build_messages
 
     started = time.time()
     generator = TransformersGenerator(spec, prefill_dtype=None if prefill == "none" else prefill)
@@ -131,7 +132,7 @@ def served_prompts(
     import tempfile
 
     from bot.answers.adapters import active_adapter
-    from bot.answers.grounding import build_messages
+    from bot.answers.prompts import build_messages
     from knowledge_base.build import ensure_built
     from knowledge_base.embeddings import get_encoder
     from knowledge_base.index import KnowledgeIndex
@@ -181,7 +182,8 @@ def compare_backends(
     """transformers (the served default) vs llama-cpp on the same prompts, model and adapter."""
     import gc
 
-    from bot.answers.generation import LlamaCppGenerator, TransformersGenerator
+    from bot.answers.generators.llama_cpp import LlamaCppGenerator
+    from bot.answers.generators.transformers import TransformersGenerator
 
     prompts, adapter = served_prompts(model, questions, adapter)
     started = time.time()
@@ -294,7 +296,7 @@ def compare_models(models: list[str], questions: int, max_new_tokens: int) -> di
     """Two (or more) models on the llama-cpp backend, same served prompts, one run."""
     import gc
 
-    from bot.answers.generation import LlamaCppGenerator
+    from bot.answers.generators.llama_cpp import LlamaCppGenerator
 
     prompts, _ = served_prompts(models[0], questions)
     generators = {}

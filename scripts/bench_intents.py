@@ -260,7 +260,8 @@ def compare(finetune: bool = True, e5: bool = False) -> dict[str, Any]:
 
     from bot.nlu.intent_model import group_support, knn_similarity, knn_top_intents, softmax
     from knowledge_base.embeddings import get_encoder
-    from training.intents import HEAD_C, EmbeddingCache, _split
+    from training.embedding_cache import EmbeddingCache
+    from training.intents import HEAD_C, _split
 
     rows = clinc_rows()
     train, test = rows["train"] + rows["oos_train"], rows["test"] + rows["oos_test"]
@@ -403,7 +404,8 @@ def encoder_bench(
 def _encoder_bench(n_single: int, n_batch: int, n_torch_default: int) -> dict[str, Any]:
     import torch
 
-    from knowledge_base.embeddings import Encoder, OnnxSentenceModel, _tokenize
+    from knowledge_base.embeddings import Encoder
+    from knowledge_base.onnx_export import OnnxSentenceModel, tokenize
 
     rows = clinc_rows()
     texts = list(dict.fromkeys(t for t, _ in rows["test"] + rows["oos_test"]))
@@ -459,7 +461,7 @@ def _encoder_bench(n_single: int, n_batch: int, n_torch_default: int) -> dict[st
         "torch 1 thread": lambda t: ref._encode_torch([t], 1),
     }
     for name, model in variants.items():
-        fns[name] = lambda t, m=model: m.run(_tokenize(st, [t]))
+        fns[name] = lambda t, m=model: m.run(tokenize(st, [t]))
     times.update(time_single(fns))
     torch.set_num_threads(torch_threads)
     out: dict[str, Any] = {
@@ -504,7 +506,7 @@ def _encoder_bench(n_single: int, n_batch: int, n_torch_default: int) -> dict[st
             onnx.onnx = OnnxSentenceModel(qpath)
             q = onnx._encode_onnx(batch, 64)
             qcos = np.sum(ref_vecs * q, axis=1)
-            qt = time_single({"int8": lambda t: onnx.onnx.run(_tokenize(st, [t]))})["int8"]
+            qt = time_single({"int8": lambda t: onnx.onnx.run(tokenize(st, [t]))})["int8"]
         out["int8_dynamic"] = {
             "cosine_min": round(float(qcos.min()), 4),
             "cosine_mean": round(float(qcos.mean()), 4),

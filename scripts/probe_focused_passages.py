@@ -30,7 +30,8 @@ import numpy as np  # noqa: E402
 
 import bot.answers.answerer as answering  # noqa: E402
 import training.answers as answers  # noqa: E402
-from bot.answers.grounding import hit_source_text, split_sentences  # noqa: E402
+from bot.answers.grounding import hit_source_text  # noqa: E402
+from bot.answers.text import split_sentences  # noqa: E402
 
 BUDGET = int(os.environ.get("FOCUS_BUDGET", "600"))
 MODE = os.environ.get("FOCUS_MODE", "all")

@@ -277,7 +277,8 @@ def evaluate(result: dict[str, Any], days: int) -> dict[str, Any]:
         }
     # The demand-signal series the merchant would forecast: backtest every model on them.
     from bot.insights.forecast import backtest
-    from bot.turn.escalation import offer_stats
+    from bot.storage.reports import offer_stats
+    from bot.turn.escalation import REASONS
 
     forecasts = {}
     for category in ("Kitchen", "Garden & Patio", None):
@@ -311,7 +312,7 @@ def evaluate(result: dict[str, Any], days: int) -> dict[str, Any]:
         "planted_gap_ranks": ranks,
         "trends": trends,
         "demand_forecast_backtest": forecasts,
-        "handoff_offers": offer_stats(engine.store.query),
+        "handoff_offers": offer_stats(engine.store.db, REASONS),
         "latency_ms": {
             "insights_on": {
                 "p50": round(p50[True], 1),

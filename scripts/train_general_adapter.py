@@ -32,8 +32,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 def main() -> int:
     from bench_stores import dev_stores
 
+    from bot.answers.adapters import MANIFEST_NAME
     from bot.answers.models import ensure_hf_folder, resolve_model
-    from training.finetune import MANIFEST_NAME, Hyper, adapter_manifest, build_data, train
+    from training.finetune import adapter_manifest, build_data
+    from training.lora import Hyper, train
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)

@@ -163,7 +163,7 @@ async def test_streamed_curated_answers_arrive_whole_at_once(demo_bot) -> None:
 
 
 def test_an_faq_with_an_empty_answer_is_refused_naming_file_and_line(tmp_path: Path) -> None:
-    from knowledge_base.store import StoreError
+    from knowledge_base.store_files import StoreError
 
     root = tmp_path / "shop"
     root.mkdir()

@@ -15,13 +15,9 @@ import pytest
 from knowledge_base import calibration_zh, chinese
 from knowledge_base.build import SHIPPED_DATA, _input_fingerprint, ensure_built
 from knowledge_base.calibration import calibrate, document_questions, out_of_scope_questions
-from knowledge_base.embeddings import (
-    ENGLISH_ENCODER,
-    encoder_name_for,
-    get_encoder,
-    multilingual_encoder_name,
-)
+from knowledge_base.embeddings import ENGLISH_ENCODER, encoder_name_for, get_encoder
 from knowledge_base.index import KnowledgeIndex, build_index, evaluate_retrieval, tokenize
+from knowledge_base.multilingual import multilingual_encoder_name
 from knowledge_base.store import load_store
 from training.evaluate import read_labelled_csv
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.nlu.entities import extract_entities
-from knowledge_base.store import Product, load_store
+from knowledge_base.catalog import Product
+from knowledge_base.store import load_store
 from tests.conftest import DEMO_STORE
 
 

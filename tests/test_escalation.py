@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import replace
-from bot.turn.escalation import offer_stats
+from bot.storage.reports import offer_stats
+from bot.turn.escalation import REASONS
 from bot.web.admin import INSIGHTS_KEY
 from bot.web.app import create_app
 from tests.conversation import chat_body, remember
@@ -70,7 +71,7 @@ async def test_overview_shows_offer_rate_and_outcomes(demo_config: Any, demo_bot
             resp = await client.post("/api/chat", json=chat_body(sender, text))
             assert resp.status == 200
             remember(sender, await resp.json())
-        stats = offer_stats(app[INSIGHTS_KEY].store.query)
+        stats = offer_stats(app[INSIGHTS_KEY].store.db, REASONS)
         page = await client.get("/admin", headers={"Authorization": f"Bearer {TOKEN}"})
         text = await page.text()
     assert stats["offers"] >= 2 and stats["accepted"] >= 1 and stats["declined"] >= 1

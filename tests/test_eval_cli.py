@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from training.intents import BUILTIN_DATA_DIR, read_intents_csv
+from training.intent_data import BUILTIN_DATA_DIR, read_intents_csv
 
 INTENTS = ["track_order", "get_refund", "contact_human_agent", "delivery_options", "payment_issue"]
 PER_INTENT = 20

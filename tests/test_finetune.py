@@ -18,7 +18,7 @@ from tests.conftest import TEST_LLM
 
 
 def _tiny_hyper(**changes):  # type: ignore[no-untyped-def]
-    from training.finetune import Hyper
+    from training.lora import Hyper
 
     values = dict(steps=2, batch_size=1, learning_rate=1e-3, warmup_steps=1, max_length=1024,
                   paraphrases=1, val_fraction=0.02, checkpoint_every=1, eval_every=100)  # fmt: skip
@@ -189,7 +189,7 @@ def test_adapter_none_serves_the_base_model_even_with_an_active_adapter(run) -> 
 
 def test_gate_evaluates_both_models_from_the_same_order_state(run) -> None:
     """A case that cancels an order must pass for the second model too (fresh order state)."""
-    from training.finetune import run_gate
+    from training.adapter_gate import run_gate
 
     cancel = {"id": "cancel", "turns": ["my email is aarav.brown3708@example.com",
               "I want to cancel order #W5065081", "no longer needed", "yes"],
@@ -203,7 +203,7 @@ def test_gate_evaluates_both_models_from_the_same_order_state(run) -> None:
 
 
 def test_gate_refuses_an_adapter_that_scores_worse_or_invents_more() -> None:
-    from training.finetune import gate_decision
+    from training.adapter_gate import gate_decision
 
     base = {"pass_rate": 0.5, "ungrounded_numbers": 0}
     assert gate_decision(base, {"pass_rate": 0.4, "ungrounded_numbers": 0})[0] is False
@@ -214,7 +214,7 @@ def test_gate_refuses_an_adapter_that_scores_worse_or_invents_more() -> None:
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(run, tmp_path: Path) -> None:
-    from training.finetune import train
+    from training.lora import train
 
     rows = [json.loads(x) for x in (run["out"] / "data" / "train.jsonl").read_text().splitlines()]
     rows = rows[:4]
@@ -235,7 +235,8 @@ def test_interrupted_training_resumes_from_its_checkpoint(run, tmp_path: Path) -
 def test_bad_input_gives_a_clear_error_and_activates_nothing(run, tmp_path: Path) -> None:
     from bot.answers.adapters import pointer_path
     from bot.storage.conversations import ConversationStore
-    from training.finetune import FinetuneError, finetune
+    from training.finetune import finetune
+    from training.lora import FinetuneError
 
     store = run["store"]
     before = pointer_path(store).read_text() if pointer_path(store).is_file() else None

@@ -17,14 +17,12 @@ import pytest
 from aiohttp import web
 
 from bot.answers.answerer import KnowledgeAnswerer
-from bot.answers.generation import (
-    ExtractiveOnly,
-    OpenAIGenerator,
-    TransformersGenerator,
-    load_generator,
-)
-from bot.answers.grounding import extractive_answer, ungrounded_numbers
+from bot.answers.generation import ExtractiveOnly, load_generator
+from bot.answers.generators.openai import OpenAIGenerator
+from bot.answers.generators.transformers import TransformersGenerator
+from bot.answers.grounding import extractive_answer
 from bot.answers.models import MANIFEST_NAME, ModelLoadError, ensure_hf_folder, resolve_model
+from bot.answers.numbers import ungrounded_numbers
 from tests.conftest import NORTHWIND, make_hit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -119,9 +117,9 @@ def test_unknown_backend_and_openai_without_url_fail_clearly() -> None:
 
 def test_missing_adapter_raises_model_load_error(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="LoRA adapter .* not found"):
-        from bot.answers.generation import _apply_adapter
+        from bot.answers.generators.transformers import apply_adapter
 
-        _apply_adapter(object(), tmp_path / "adapter")
+        apply_adapter(object(), tmp_path / "adapter")
 
 
 def _tiny_parts(tmp_path: Path) -> tuple[list[Path], bytes]:

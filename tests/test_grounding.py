@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answers.grounding import (
-    NOT_SURE_TEXT,
-    build_messages,
+from bot.answers.checks import (
     echoed_customer_text,
-    extractive_answer,
-    instruction_segments,
     is_security_problem,
     is_supported,
-    is_unsure,
-    numbers_in,
     sentence_problems,
-    source_texts,
-    split_instructions,
-    split_sentences,
-    strip_instructions,
-    ungrounded_numbers,
     unsupported_identifiers,
 )
+from bot.answers.grounding import NOT_SURE_TEXT, extractive_answer, is_unsure, source_texts
+from bot.answers.instructions import instruction_segments, split_instructions, strip_instructions
+from bot.answers.numbers import numbers_in, ungrounded_numbers
+from bot.answers.prompts import build_messages
+from bot.answers.text import split_sentences
 from knowledge_base.store import StoreSettings
 from tests.conftest import NORTHWIND, make_hit
 

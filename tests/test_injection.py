@@ -30,17 +30,10 @@ import pytest
 
 from bot.answers.admission import GenerationGate
 from bot.answers.answerer import KnowledgeAnswerer
-from bot.answers.grounding import (
-    NOT_SURE_TEXT,
-    SYSTEM_PROMPT,
-    answer_sources,
-    build_messages,
-    extractive_answer,
-    is_security_problem,
-    is_supported,
-    source_texts,
-    split_sentences,
-)
+from bot.answers.checks import is_security_problem, is_supported
+from bot.answers.grounding import NOT_SURE_TEXT, answer_sources, extractive_answer, source_texts
+from bot.answers.prompts import SYSTEM_PROMPT, build_messages
+from bot.answers.text import split_sentences
 from knowledge_base.store import StoreSettings
 from tests.conftest import copy_demo_store, make_hit, model_answers
 

@@ -14,15 +14,10 @@ import pytest
 
 from bot.nlu.intent_model import group_support, knn_similarity, knn_top_intents, lexical_vectorizer
 from knowledge_base.embeddings import get_encoder
-from training.intents import (
-    BUILTIN_DATA_DIR,
-    EmbeddingCache,
-    IntentClassifier,
-    LexicalHead,
-    builtin_training_data,
-    evaluate_intents,
-    read_intents_csv,
-)
+from training.embedding_cache import EmbeddingCache
+from training.intent_data import BUILTIN_DATA_DIR, builtin_training_data, read_intents_csv
+from training.intent_eval import evaluate_intents
+from training.intents import IntentClassifier, LexicalHead
 
 INTENTS = [
     "track_order",

@@ -23,7 +23,8 @@ from bot.messages import CATALOGUE, Catalogue, placeholders
 from bot.nlu.language import detect, reply_language
 from bot.nlu.phrases import asks_for_person, rules_for, small_talk
 from bot.turn.escalation import offer_handoff_if_needed
-from knowledge_base.store import StoreError, load_store
+from knowledge_base.store import load_store
+from knowledge_base.store_files import StoreError
 from tests.conftest import copy_demo_store, started_client
 from tests.conversation import chat
 from tests.test_actions import CATALOG, TSHIRT, Chat, ent

@@ -1,6 +1,6 @@
 """The llama-cpp backend on SmolLM2's GGUF, and a LoRA adapter converted for it.
 
-The adapter is trained for real (a few LoRA steps with ``training.finetune.train``,
+The adapter is trained for real (a few LoRA steps with ``training.lora.train``,
 the code ``shopbot finetune`` runs) to answer one question with a word the base
 model never says; the converted GGUF adapter must make llama.cpp say it too.
 """
@@ -27,7 +27,7 @@ def _require_llama_cpp() -> None:
 
 @pytest.fixture(scope="module")
 def base():  # type: ignore[no-untyped-def]
-    from bot.answers.generation import LlamaCppGenerator
+    from bot.answers.generators.llama_cpp import LlamaCppGenerator
 
     _require_llama_cpp()
     return LlamaCppGenerator(TEST_LLM)
@@ -37,7 +37,7 @@ def base():  # type: ignore[no-untyped-def]
 def adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SmolLM2 LoRA adapter (q/k/v/o) taught one answer, in peft's folder layout."""
     from bot.answers.models import ensure_hf_folder, resolve_model
-    from training.finetune import Hyper, train
+    from training.lora import Hyper, train
 
     _require_llama_cpp()
     out = tmp_path_factory.mktemp("lora") / "adapter"
@@ -81,7 +81,8 @@ def _prompt_length(generator, messages) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
-    from bot.answers.generation import LlamaCppGenerator, load_generator
+    from bot.answers.generation import load_generator
+    from bot.answers.generators.llama_cpp import LlamaCppGenerator
     from bot.answers.models import ModelLoadError
 
     _require_llama_cpp()
@@ -94,7 +95,7 @@ def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_without_llama_cpp_python_the_error_says_how_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from bot.answers.generation import LlamaCppGenerator
+    from bot.answers.generators.llama_cpp import LlamaCppGenerator
     from bot.answers.models import ModelLoadError
 
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # what an absent package looks like

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.answers.generation import OpenAIGenerator
+from bot.answers.generators.openai import OpenAIGenerator
 from bot.answers.llm_server import ENGINE_KEY, MAX_BODY_BYTES, create_app
 
 HELLO = [{"role": "user", "content": "Say hello."}]

@@ -12,7 +12,8 @@ from bot.nlu.parser import NLU
 from knowledge_base.embeddings import get_encoder
 from knowledge_base.store import load_store
 from tests.conftest import DEMO_STORE
-from training.intents import BUILTIN_DATA_DIR, IntentClassifier, read_intents_csv
+from training.intent_data import BUILTIN_DATA_DIR, read_intents_csv
+from training.intents import IntentClassifier
 
 
 @pytest.fixture(scope="module")

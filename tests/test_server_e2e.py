@@ -262,7 +262,7 @@ async def test_metrics_in_prometheus_format(client):
 
 def test_malformed_product_line_names_file_line_and_field_and_keeps_artifacts(tmp_path, demo_bot):
     from knowledge_base.build import ensure_built
-    from knowledge_base.store import StoreError
+    from knowledge_base.store_files import StoreError
 
     store = copy_demo_store(tmp_path / "store")
     # Reuse the session's good build so this test does not retrain.

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base.store import CHUNK_CHARS, StoreError, load_store, slugify
+from knowledge_base.pages import CHUNK_CHARS
+from knowledge_base.store import load_store
+from knowledge_base.store_files import StoreError, slugify
 
 TEE = {
     "id": "TS-1",

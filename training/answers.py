@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.answers.grounding import numbers_in, ungrounded_numbers
+from bot.answers.numbers import numbers_in, ungrounded_numbers
 
 CASE_KEYS = {"id", "turns", "expect_all", "expect_any", "forbid", "expect_handoff", "expect_source"}
 # Optional keys a case may carry for people (ignored by the scorer).

@@ -2,7 +2,7 @@
 
 Every example is ``{"messages": [...], "target": str, "origin": str}`` where
 ``messages`` is exactly what the server sends the model
-(:func:`bot.answers.grounding.build_messages` over the passages retrieval finds for
+(:func:`bot.answers.prompts.build_messages` over the passages retrieval finds for
 the question) and ``target`` is the reply the model should have given.
 
 Where examples come from, best first:
@@ -24,7 +24,7 @@ inventing). A rating is the customer's word, and a customer may be an
 attacker rating their own injected reply +1, so a rated turn is used only when
 it was a grounded model answer (``action_answer``, not a fallback), its
 question carries no instructions to the assistant, and its reply re-passes
-every grounding check (:func:`bot.answers.grounding.is_supported`: numbers, links,
+every grounding check (:func:`bot.answers.checks.is_supported`: numbers, links,
 domains, emails, phone numbers, prompt leaks, echoes of the customer) against
 the current text of the sources it cited, looked up in the index. Personal data (emails, phone and card numbers, street addresses)
 is scrubbed from every text before anything is written.
@@ -36,23 +36,18 @@ import hashlib
 import json
 import random
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.answers.grounding import (
-    NOT_SURE_TEXT,
-    SYSTEM_PROMPT,
-    answer_sources,
-    build_messages,
-    extractive_answer,
-    is_supported,
-    source_texts,
-    split_instructions,
-    ungrounded_numbers,
-)
+from bot.answers.checks import is_supported
+from bot.answers.grounding import NOT_SURE_TEXT, answer_sources, extractive_answer, source_texts
+from bot.answers.instructions import split_instructions
+from bot.answers.numbers import ungrounded_numbers
+from bot.answers.prompts import SYSTEM_PROMPT, build_messages
+from bot.storage.db import DatabaseError, is_postgres_url, open_database, safe_url
 from bot.storage.privacy import redact
+from bot.storage.reports import NotALogError, training_log
 
 MAX_HISTORY_TURNS = 2
 
@@ -200,28 +195,31 @@ def store_examples(store: Any, index: Any, report: DataReport,
     return out
 
 
-def log_examples(db_path: str | Path, store: Any, index: Any,
+def log_examples(log: str | Path, store: Any, index: Any,
                  report: DataReport) -> list[dict[str, Any]]:  # fmt: skip
     """Examples from the conversation log: +1-rated knowledge answers and agent answers.
 
-    Raises ValueError when the file is not a shopbot conversation log.
+    ``log``: the conversation database, a SQLite file or a ``postgresql://`` URL, only
+    read. Raises FileNotFoundError for a missing file, ValueError when the database
+    cannot be read or holds no shopbot conversation log.
     """
-    path = Path(db_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such conversation log")
+    if is_postgres_url(log):
+        where, hint = safe_url(str(log)), "pass the database_url the server logs to"
+    else:
+        log = Path(log)
+        where, hint = str(log), "pass the shopbot.db from the store's .shopbot folder"
+        if not log.is_file():
+            raise FileNotFoundError(f"{log}: no such conversation log")
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        db.row_factory = sqlite3.Row
-        turns = db.execute("SELECT * FROM turns ORDER BY id").fetchall()
-        ratings: dict[str, list[int]] = {}
-        for row in db.execute("SELECT turn_id, rating FROM feedback"):
-            ratings.setdefault(row["turn_id"], []).append(int(row["rating"]))
+        db = open_database(log, read_only=True)
+    except DatabaseError as exc:
+        raise ValueError(str(exc)) from exc
+    try:
+        turns, ratings = training_log(db)
+    except NotALogError as exc:
+        raise ValueError(f"{where} is not a shopbot conversation log ({exc}); {hint}") from exc
+    finally:
         db.close()
-    except sqlite3.DatabaseError as exc:
-        raise ValueError(
-            f"{path} is not a shopbot conversation log ({exc}); pass the shopbot.db "
-            "from the store's .shopbot folder"
-        ) from exc
     report.log_turns = len(turns)
     docs = {d.id: d for d in index.documents}
     settings = store.settings
@@ -247,7 +245,7 @@ def log_examples(db_path: str | Path, store: Any, index: Any,
         elif any(r > 0 for r in rated):
             if row["action"] != "action_answer":
                 report.drop("rated turn not a knowledge answer")
-            elif _column(row, "fallback"):
+            elif row.get("fallback"):
                 report.drop("rated turn was a fallback, not a grounded model answer")
             else:
                 ids = [s.get("id") for s in json.loads(row["sources"] or "[]")]
@@ -278,7 +276,7 @@ def _checked(question: str, hits: list[Any], history: list[dict], settings: Any,
     instructions to the assistant are cut out (the prompt is built from that
     part, as the server does). With ``strict`` (customer-rated model replies)
     also: no instructions in the question at all, no redacted personal data or
-    contact in the reply, and the whole :func:`bot.answers.grounding.is_supported`
+    contact in the reply, and the whole :func:`bot.answers.checks.is_supported`
     check against the cited sources' text, with the customer's words as the
     text a reply must not parrot, so a +1 on an injected or phishing reply
     never becomes training data.
@@ -315,14 +313,6 @@ _PLACEHOLDER_RE = re.compile(r"\[(?:EMAIL|PHONE|CARD|ADDRESS)\]")
 def _asked(text: str) -> str:
     """A customer's message without instructions to the assistant (what the model is shown)."""
     return split_instructions(text)[0]
-
-
-def _column(row: Any, name: str) -> Any:
-    """A column of a log row, ``None`` when an older log lacks it."""
-    try:
-        return row[name]
-    except (IndexError, KeyError):
-        return None
 
 
 def deduplicate(examples: list[dict[str, Any]], report: DataReport) -> list[dict[str, Any]]:

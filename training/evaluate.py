@@ -41,7 +41,7 @@ def _write(result: dict[str, Any], json_path: Path | None) -> None:
 
 def eval_intents(args: argparse.Namespace) -> dict[str, Any]:
     from knowledge_base.embeddings import get_encoder
-    from training.intents import evaluate_intents
+    from training.intent_eval import evaluate_intents
 
     train = read_labelled_csv(args.train, ("text", "intent"))
     test = read_labelled_csv(args.test, ("text", "intent"))

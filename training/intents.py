@@ -27,7 +27,9 @@ A saved model is a folder: ``intent_model.json`` (what made it, the threshold,
 validation metrics) and ``head.npz`` (the weights and the in-scope training
 embeddings for the kNN score, as plain numpy arrays, no pickle).
 
-Typical use::
+The training data is read by :mod:`training.intent_data`, embedded through
+:mod:`training.embedding_cache`; :mod:`training.intent_eval` scores a trained
+model on a test set. Typical use::
 
     texts, labels = builtin_training_data(store_dir / "intents.csv")
     clf = IntentClassifier.train(texts, labels, get_encoder())
@@ -37,17 +39,10 @@ Typical use::
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
-import os
-import re
-import tempfile
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -63,11 +58,7 @@ from bot.nlu.intent_model import (
     lexical_vectorizer,
     softmax_head,
 )
-
-# Data the product ships (see knowledge_base/data/NOTICE.md and scripts/make_intent_data.py).
-BUILTIN_DATA_DIR = Path(__file__).resolve().parents[1] / "knowledge_base" / "data"
-BUILTIN_FILES = ("bitext_intents.csv", "smalltalk.csv", "oos.csv")
-
+from training.embedding_cache import EmbeddingCache
 
 VAL_FRACTION = 0.1  # share of each intent held out to choose the threshold
 MAX_FALSE_OOS = 0.01  # share of in-scope val utterances rejected when no oos rows are given
@@ -78,154 +69,6 @@ MAX_FALSE_OOS_CAP = 0.05
 MIN_OOS_VAL = 8  # oos rows needed in validation to measure recall at all
 OOS_VAL_FRACTION = 0.3  # oos rows are few; hold more of them out to measure recall
 HEAD_C = 10.0  # inverse L2 strength; normalised 384-d inputs need a weak penalty
-
-
-# --------------------------------------------------------------------------- data
-
-
-def read_intents_csv(path: str | Path) -> list[tuple[str, str]]:
-    """``(text, intent)`` rows of a CSV with ``text`` and ``intent`` columns.
-
-    Raises ``ValueError`` naming the file (and line) when a column is missing or a
-    row is empty; a UTF-8 BOM (spreadsheet exports) is accepted.
-    """
-    path = Path(path)
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in ("text", "intent") if c not in header]
-        if missing:
-            raise ValueError(
-                f"{path}: missing column(s) {', '.join(missing)}; the first line must be a "
-                f"header with 'text,intent' (found: {','.join(header) or 'nothing'})"
-            )
-        reader.fieldnames = header
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            text, intent = (row.get("text") or "").strip(), (row.get("intent") or "").strip()
-            if not text and not intent:
-                continue  # blank line
-            if not text or not intent:
-                field = "text" if not text else "intent"
-                raise ValueError(f"{path} line {line}: empty '{field}'")
-            rows.append((text, intent))
-    return rows
-
-
-def builtin_training_data(store_intents_csv: Path | None = None) -> tuple[list[str], list[str]]:
-    """Texts and labels: shipped Bitext + small talk + ``oos`` data, plus the store's rows.
-
-    A store's ``intents.csv`` *adds* examples: rows naming a built-in intent add to
-    it, rows naming a new intent create it.
-    """
-    rows: list[tuple[str, str]] = []
-    for name in BUILTIN_FILES:
-        rows.extend(read_intents_csv(BUILTIN_DATA_DIR / name))
-    if store_intents_csv is not None:
-        rows.extend(read_intents_csv(store_intents_csv))
-    return [t for t, _ in rows], [i for _, i in rows]
-
-
-def _as_rows(rows: Any, what: str) -> list[tuple[str, str]]:
-    """Accept a CSV path, (text, intent) pairs or dicts with text/intent keys."""
-    if isinstance(rows, str | Path):
-        return read_intents_csv(rows)
-    out = []
-    for row in rows:
-        if isinstance(row, dict):
-            if "text" not in row or "intent" not in row:
-                raise ValueError(f"{what}: rows need 'text' and 'intent' keys, got {sorted(row)}")
-            out.append((str(row["text"]), str(row["intent"])))
-        else:
-            text, intent = row
-            out.append((str(text), str(intent)))
-    return out
-
-
-# --------------------------------------------------------------------------- embedding cache
-
-
-def cache_dir() -> Path:
-    """Where embeddings are cached: ``$SHOPBOT_CACHE_DIR`` or ``~/.cache/shopbot``."""
-    root = os.environ.get("SHOPBOT_CACHE_DIR")
-    return Path(root) if root else Path.home() / ".cache" / "shopbot"
-
-
-class EmbeddingCache:
-    """Sentence embeddings on disk, keyed by (encoder name, sha256 of the text).
-
-    Stored as shards: ``<sha>.npy`` (vectors) + ``<sha>.keys`` (one text hash per
-    line). Encoding a training set writes one shard of the texts not seen before,
-    so rebuilding a store, or adding a few rows to ``intents.csv``, re-encodes only
-    what changed. Shards are written to a temp file and renamed: a crash never
-    leaves a half-written shard.
-    """
-
-    def __init__(self, encoder_name: str, dim: int, root: Path | None = None) -> None:
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", encoder_name)
-        self.dir = (root or cache_dir()) / "embeddings" / f"{slug}-{dim}"
-        self.dim = dim
-
-    @staticmethod
-    def key(text: str) -> str:
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    def _index(self) -> dict[str, tuple[Path, int]]:
-        index: dict[str, tuple[Path, int]] = {}
-        if not self.dir.exists():
-            return index
-        for keys_file in sorted(self.dir.glob("*.keys")):
-            npy = keys_file.with_suffix(".npy")
-            if not npy.exists():
-                continue
-            for row, key in enumerate(keys_file.read_text().split()):
-                index.setdefault(key, (npy, row))
-        return index
-
-    def encode(self, texts: Sequence[str], encoder: Any, progress: bool = False) -> np.ndarray:
-        """Embeddings of ``texts`` (cached ones read from disk, the rest encoded and stored)."""
-        keys = [self.key(t) for t in texts]
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        try:
-            index = self._index()
-        except OSError:  # unreadable cache: just encode
-            index = {}
-        by_file: dict[Path, list[tuple[int, int]]] = {}
-        todo: dict[str, int] = {}  # key -> first position of a text not in the cache
-        for pos, key in enumerate(keys):
-            if key in index:
-                npy, row = index[key]
-                by_file.setdefault(npy, []).append((pos, row))
-            else:
-                todo.setdefault(key, pos)
-        for npy, pairs in by_file.items():
-            arr = np.load(npy, mmap_mode="r")
-            positions, rows = zip(*pairs, strict=True)
-            out[list(positions)] = arr[list(rows)]
-        if todo:
-            new_keys = list(todo)
-            new_texts = [texts[todo[k]] for k in new_keys]
-            vecs = np.asarray(encoder.encode(new_texts, progress=progress), dtype=np.float32)
-            fresh = dict(zip(new_keys, range(len(new_keys)), strict=True))
-            for pos, key in enumerate(keys):
-                if key in fresh:
-                    out[pos] = vecs[fresh[key]]
-            self._write_shard(new_keys, vecs)
-        return out
-
-    def _write_shard(self, keys: list[str], vecs: np.ndarray) -> None:
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            name = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:32]
-            with tempfile.NamedTemporaryFile(dir=self.dir, suffix=".tmp", delete=False) as fh:
-                np.save(fh, vecs)
-            os.replace(fh.name, self.dir / f"{name}.npy")
-            # The keys file is written last: a shard counts only once both exist.
-            tmp_keys = self.dir / f"{name}.keys.tmp"
-            tmp_keys.write_text("\n".join(keys) + "\n")
-            os.replace(tmp_keys, self.dir / f"{name}.keys")
-        except OSError as exc:  # a read-only home must not break training
-            warnings.warn(f"could not write the embedding cache in {self.dir}: {exc}", stacklevel=2)
 
 
 # --------------------------------------------------------------------------- the classifier
@@ -475,9 +318,9 @@ def _validate(
         )
     rejected = class_rejects | (score < threshold)
     metrics: dict[str, Any] = {
-        "in_scope_accuracy": _mean((best == y) & ~rejected, in_scope),
-        "false_oos_rate": _mean(rejected, in_scope),
-        "oos_recall": _mean(rejected, gold_oos) if gold_oos.any() else None,
+        "in_scope_accuracy": masked_mean((best == y) & ~rejected, in_scope),
+        "false_oos_rate": masked_mean(rejected, in_scope),
+        "oos_recall": masked_mean(rejected, gold_oos) if gold_oos.any() else None,
         "in_scope_examples": int(in_scope.sum()),
         "oos_examples": int(gold_oos.sum()),
     }
@@ -513,181 +356,6 @@ def _balanced_threshold(
     return best_t
 
 
-def _mean(values: np.ndarray, mask: np.ndarray) -> float | None:
+def masked_mean(values: np.ndarray, mask: np.ndarray) -> float | None:
+    """Mean of ``values`` where ``mask`` holds, to 4 decimals; None for an empty mask."""
     return round(float(values[mask].mean()), 4) if mask.any() else None
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def evaluate_intents(
-    train_rows: Iterable[Any] | str | Path,
-    test_rows: Iterable[Any] | str | Path,
-    encoder: Any,
-    oos_label: str = "oos",
-    report_dir: str | Path | None = None,
-    seed: int = 0,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train on ``train_rows``, score ``test_rows``; returns the metrics as a dict.
-
-    Rows are ``(text, intent)`` pairs, dicts with ``text``/``intent`` keys, or the
-    path of a ``text,intent`` CSV. Keys: ``accuracy``, ``macro_f1``,
-    ``in_scope_accuracy``, ``oos_recall``, ``oos_precision``, ``false_oos_rate``
-    (in-scope rows predicted ``oos``; macro F1 is over the test set's intents),
-    ``train_seconds``, ``predict_ms_p50`` (one utterance at a time, ~200 of them),
-    counts and ``warnings`` (e.g. test intents absent from training).
-    With ``report_dir``: ``intent_report.json``, ``errors.json`` and
-    ``confusion_matrix.png`` are written there.
-    """
-    from sklearn.metrics import f1_score, precision_recall_fscore_support
-
-    train = _as_rows(train_rows, "train rows")
-    test = _as_rows(test_rows, "test rows")
-    if not test:
-        raise ValueError("the test set is empty: give at least one text,intent row to score")
-    if not train:
-        raise ValueError("the training set is empty: give text,intent rows to train on")
-
-    warns: list[str] = []
-    train_intents = {i for _, i in train}
-    unseen = sorted({i for _, i in test} - train_intents - {oos_label})
-    if unseen:
-        n = sum(1 for _, i in test if i in unseen)
-        warns.append(
-            f"{len(unseen)} test intent(s) never seen in training ({n} rows, always wrong): "
-            + ", ".join(unseen[:20])
-        )
-
-    t0 = time.time()
-    clf = IntentClassifier.train(
-        [t for t, _ in train], [i for _, i in train], encoder, oos_label, seed, progress
-    )
-    train_seconds = time.time() - t0
-
-    texts = [t for t, _ in test]
-    gold = [i for _, i in test]
-    cache = EmbeddingCache(encoder.name, encoder.dim)
-    x = cache.encode(texts, encoder, progress=progress)
-    rankings = clf.rank_embeddings(x, texts)
-    pred = [r[0][0] for r in rankings]
-
-    # Latency as the server sees it: one utterance, encoder included, no cache.
-    latencies = []
-    for text in texts[:200]:
-        t = time.perf_counter()
-        clf.predict([text])
-        latencies.append((time.perf_counter() - t) * 1000)
-
-    g, p = np.array(gold), np.array(pred)
-    is_oos, said_oos = g == oos_label, p == oos_label
-    labels = sorted(set(gold) | set(pred))
-    result: dict[str, Any] = {
-        "accuracy": round(float((g == p).mean()), 4),
-        # Macro F1 over the intents of the test set: an intent the test never asks
-        # for (e.g. small talk) would only add a meaningless 0 to the average.
-        "macro_f1": round(
-            float(f1_score(g, p, labels=sorted(set(gold)), average="macro", zero_division=0)), 4
-        ),
-        "in_scope_accuracy": _mean(g == p, ~is_oos),
-        "oos_recall": _mean(said_oos, is_oos),
-        "oos_precision": _mean(is_oos, said_oos),
-        "false_oos_rate": _mean(said_oos, ~is_oos),
-        "train_seconds": round(train_seconds, 2),
-        "predict_ms_p50": round(float(np.percentile(latencies, 50)), 2),
-        "predict_ms_p95": round(float(np.percentile(latencies, 95)), 2),
-        "threshold": round(clf.threshold, 4),
-        "n_train": len(train),
-        "n_test": len(test),
-        "n_intents": len(train_intents),
-        "encoder": encoder.name,
-        "warnings": warns,
-    }
-
-    if report_dir is not None:
-        out = Path(report_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        prec, rec, f1, support = precision_recall_fscore_support(
-            g, p, labels=labels, zero_division=0
-        )
-        confusions = Counter((a, b) for a, b in zip(gold, pred, strict=True) if a != b)
-        per_intent = {}
-        for k, label in enumerate(labels):
-            top = [
-                {"predicted": b, "count": c} for (a, b), c in confusions.most_common() if a == label
-            ][:5]
-            per_intent[label] = {
-                "precision": round(float(prec[k]), 4),
-                "recall": round(float(rec[k]), 4),
-                "f1": round(float(f1[k]), 4),
-                "support": int(support[k]),
-                "top_confusions": top,
-            }
-        report = {
-            "summary": {k: v for k, v in result.items() if k != "warnings"},
-            "warnings": warns,
-            "per_intent": per_intent,
-            "top_confusions": [
-                {"gold": a, "predicted": b, "count": c} for (a, b), c in confusions.most_common(30)
-            ],
-        }
-        (out / "intent_report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-        errors = [
-            {
-                "text": text,
-                "gold": gl,
-                "predicted": r[0][0],
-                "confidence": round(r[0][1], 4),
-                "ranking": [[n, round(c, 4)] for n, c in r[:3]],
-            }
-            for text, gl, r in zip(texts, gold, rankings, strict=True)
-            if r[0][0] != gl
-        ]
-        (out / "errors.json").write_text(json.dumps(errors, indent=2, ensure_ascii=False))
-        try:
-            _plot_confusion(gold, pred, out / "confusion_matrix.png")
-            result["report_files"] = ["intent_report.json", "errors.json", "confusion_matrix.png"]
-        except ImportError:
-            warns.append(
-                "matplotlib is not installed: no confusion-matrix PNG (pip install matplotlib)"
-            )
-            result["report_files"] = ["intent_report.json", "errors.json"]
-    return result
-
-
-def _plot_confusion(gold: list[str], pred: list[str], path: Path, top_n: int = 30) -> None:
-    """Row-normalised confusion matrix; with many intents, only the ``top_n`` most confused."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers / CI
-    import matplotlib.pyplot as plt
-
-    labels = sorted(set(gold) | set(pred))
-    if len(labels) > top_n:
-        errors = Counter()
-        for a, b in zip(gold, pred, strict=True):
-            if a != b:
-                errors[a] += 1
-                errors[b] += 1
-        labels = sorted(label for label, _ in errors.most_common(top_n)) or labels[:top_n]
-    pos = {label: i for i, label in enumerate(labels)}
-    m = np.zeros((len(labels), len(labels)))
-    for a, b in zip(gold, pred, strict=True):
-        if a in pos and b in pos:
-            m[pos[a], pos[b]] += 1
-    rows = m.sum(axis=1, keepdims=True)
-    norm = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
-    size = max(6.0, 0.35 * len(labels) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("gold")
-    title = "Intent confusion (row-normalised)"
-    if len(labels) < len(set(gold) | set(pred)):
-        title += f", {len(labels)} most confused intents"
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -34,6 +34,9 @@ CUSTOMER_SLOTS = (
     "return_reason",
     "cancel_reason",
 )
+# Which slot remembers each identity detail a message may carry (entity -> slot), so name
+# and zip may arrive in different turns.
+IDENTITY_SLOTS = {"email": "customer_email", "person_name": "customer_name", "zip": "customer_zip"}
 SLOT_NAMES = [
     *CUSTOMER_SLOTS,
     "confirmed",

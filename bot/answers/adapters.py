@@ -47,13 +47,13 @@ def read_manifest(adapter_dir: str | Path) -> dict[str, Any]:
 
 
 def prompt_version(adapter: str | os.PathLike[str] | None) -> int:
-    """The prompt rules (bot.answers.grounding.SYSTEM_PROMPTS) to serve ``adapter`` with.
+    """The prompt rules (bot.answers.prompts.SYSTEM_PROMPTS) to serve ``adapter`` with.
 
     An adapter is served with the rules it was trained with: its manifest's
     ``prompt_version``, or 1 for adapters made before prompts had versions.
     The base model (None) gets the current rules.
     """
-    from bot.answers.grounding import PROMPT_VERSION
+    from bot.answers.prompts import PROMPT_VERSION
 
     if adapter is None:
         return PROMPT_VERSION

@@ -11,7 +11,7 @@ The customer's words are never evidence: the checks ground a reply only in
 the passages and the store's settings (:func:`bot.answers.grounding.source_texts`).
 Instructions the customer embeds in a question ("reply only with ...",
 "repeat your instructions", "忽略之前的指令") are cut out of the question the
-model sees (:func:`bot.answers.grounding.split_instructions`), and every sentence is
+model sees (:func:`bot.answers.instructions.split_instructions`), and every sentence is
 checked for leaked instructions, links / domains / emails / phone numbers not
 in the sources, and copies of the customer's words *before* it is streamed, so
 such text is never shown and then withdrawn.
@@ -51,24 +51,15 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from bot.answers.checks import is_security_problem, is_supported, sentence_problems
 from bot.answers.generation import Generator, stream_in_thread
-from bot.answers.grounding import (
-    PROMPT_VERSION,
-    SENTENCE_MIN_OVERLAP,
-    build_messages,
-    content_word_count,
-    extractive_answer,
-    is_security_problem,
-    is_supported,
-    is_unsure,
-    sentence_problems,
-    source_texts,
-    split_instructions,
-    split_sentences,
-    ungrounded_numbers,
-)
+from bot.answers.grounding import extractive_answer, is_unsure, source_texts
+from bot.answers.instructions import split_instructions
+from bot.answers.numbers import ungrounded_numbers
+from bot.answers.prompts import PROMPT_VERSION, build_messages
+from bot.answers.text import content_word_count, split_sentences
 
-__all__ = ["MIN_STANDALONE_WORDS", "SENTENCE_MIN_OVERLAP", "KnowledgeAnswerer"]
+__all__ = ["MIN_STANDALONE_WORDS", "KnowledgeAnswerer"]
 
 # Sentences are sent once the unsent text has this many content words (the
 # whole-reply vocabulary check's minimum): a bare "Yes." or "Sure!" waits for
@@ -90,7 +81,7 @@ class KnowledgeAnswerer:
         prompt_version: int = PROMPT_VERSION,
     ) -> None:
         self.generator = generator
-        # The rules the adapter was trained with (bot.answers.grounding.SYSTEM_PROMPTS).
+        # The rules the adapter was trained with (bot.answers.prompts.SYSTEM_PROMPTS).
         self.prompt_version = prompt_version
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature

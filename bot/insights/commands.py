@@ -25,6 +25,7 @@ def open_engine(args: argparse.Namespace) -> Any:
     """The insights engine over the configured store's log (building the store if needed)."""
     from bot.config import load_config
     from bot.insights.engine import InsightsEngine
+    from bot.storage.orders import OrderBook
     from knowledge_base.build import ensure_built
     from knowledge_base.embeddings import get_encoder
 
@@ -34,14 +35,8 @@ def open_engine(args: argparse.Namespace) -> Any:
     encoder = get_encoder()
     artifacts = ensure_built(config.store_dir, progress=False, encoder=encoder)
     db_path = config.db_path or artifacts.db_path
-    order_book = None
     store = artifacts.store
-    if store.orders_path or store.customers_path:
-        from bot.storage.orders import OrderBook
-
-        order_book = OrderBook(
-            store.orders_path, store.customers_path, db_path.with_name("orders.db")
-        )
+    order_book = OrderBook.for_store(store, db_path)
     engine = InsightsEngine(
         config.database_url or db_path,
         store.products,

@@ -23,6 +23,7 @@ from bot.insights.events import Catalog, turn_event
 from bot.insights.profiles import explain, fold, rfm
 from bot.storage.db import Database
 from bot.storage.insights import InsightsStore
+from bot.storage.reports import feedback_ratings
 
 log = logging.getLogger("shopbot.insights")
 
@@ -85,10 +86,7 @@ class InsightsEngine:
         profile = self.store.profile(sender)
         if profile is None:
             raise ValueError(f"no profile for customer {sender!r}: they have no logged messages")
-        feedback = [
-            {"rating": r[0]}
-            for r in self.store.query("SELECT rating FROM feedback WHERE sender = ?", (sender,))
-        ]
+        feedback = [{"rating": r} for r in feedback_ratings(self.store.db, sender)]
         values = rfm(self.order_book, self.store.verified_customer(sender), now or time.time())
         titles = {pid: p.title for pid, p in self.catalog.products.items()}
         return explain(profile, feedback, values, titles)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from bot.nlu.sentiment import sentiment
+from bot.storage.reports import FAILED_ACTIONS
 
 # Phrases that make a message a product query even when NLU found no product.
 SHOPPING_RE = re.compile(
@@ -47,8 +48,6 @@ MONEY_RE = re.compile(
     r"(?:\bbudget (?:is |of )?(?:about |around )?\$?(\d+))",
     re.I,
 )
-# Actions that mean the customer did not get an answer.
-FAILED_ACTIONS = {"action_abstain", "action_clarify"}
 PRODUCT_INTENTS = {"product_info"}
 
 

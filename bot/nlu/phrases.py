@@ -55,9 +55,9 @@ SPECIFIC_ORDER_RE = re.compile(
 )
 CANCEL_REASONS = {
     "no longer needed": re.compile(
-        r"no longer need|don'?t need|do not need|not needed|changed my mind", re.I
+        r"no longer need|don'?t need|do not need|not needed|no need|changed my mind", re.I
     ),
-    "ordered by mistake": re.compile(r"mistake|by accident|accidental|wrong", re.I),
+    "ordered by mistake": re.compile(r"mistake|by accident|accidental|wrong|didn'?t mean", re.I),
 }
 
 # -- Chinese (simplified; traditional input is converted first) --------------------------

@@ -1,4 +1,4 @@
-"""The conversation store: turn log, feedback, per-sender state and the handoff queue.
+"""The conversation store: turn log, feedback, per-sender state, live events.
 
 One interface over two databases (``bot/storage/db.py``): SQLite in WAL mode, the
 embedded default, where readers never block the writer and a crash loses
@@ -6,6 +6,7 @@ nothing that was committed; or PostgreSQL, which several server processes
 share (``database_url``). Every method is synchronous and thread-safe; the
 async server calls them through ``asyncio.to_thread``. The schema is managed
 by numbered migrations (``bot/storage/migrations.py``), applied when a store opens.
+The handoff queue it also keeps is ``bot/storage/handoffs.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.storage.db import Database, Session, open_database
+from bot.storage.handoffs import HandoffQueue
 from bot.storage.migrations import migrate
 from bot.storage.privacy import redact_history, redact_turn
 
@@ -65,7 +67,7 @@ class TurnRecord:
         return "\n".join(m["text"] for m in self.messages if m.get("text"))
 
 
-class ConversationStore:
+class ConversationStore(HandoffQueue):
     """The log and state of every conversation; one instance per process.
 
     ``location`` is a SQLite file path or a ``postgresql://`` URL.
@@ -268,7 +270,7 @@ class ConversationStore:
         row = self.db.fetchone("SELECT COUNT(*) FROM turns")
         return int(row[0]) if row else 0
 
-    # -- live events, agent messages and the handoff queue ----------------------
+    # -- live events and agent messages ----------------------------------------
     # The turns table is the event log: its row id is the event id a live
     # stream resumes from, so a reconnecting client gets exactly what it missed.
     def add_listener(self, listener: Callable[[str], None]) -> None:
@@ -401,85 +403,6 @@ class ConversationStore:
         """The row id of the newest logged turn (0 for an empty log)."""
         row = self.db.fetchone("SELECT COALESCE(MAX(id), 0) FROM turns")
         return int(row[0]) if row else 0
-
-    _HANDOFF_COLS = "id, sender, reason, created_at, claimed_by, claimed_at, closed_at, closed_by"
-
-    def _handoff_row(self, row: tuple[Any, ...] | None) -> dict[str, Any] | None:
-        if row is None:
-            return None
-        return dict(zip(self._HANDOFF_COLS.split(", "), row, strict=True))
-
-    def open_handoff(self, sender: str, reason: str) -> dict[str, Any]:
-        """Put the conversation in the agents' queue (idempotent while one is open)."""
-        with self.db.transaction() as tx:
-            # The log lock also serialises queue writers across processes: one open row.
-            tx.lock_log()
-            current = self._open_handoff(tx, sender)
-            if current is None:
-                tx.run(
-                    "INSERT INTO handoffs (sender, reason, created_at) VALUES (?,?,?)",
-                    (sender, reason, time.time()),
-                )
-                current = self._open_handoff(tx, sender)
-        assert current is not None
-        return current
-
-    def _open_handoff(self, session: Session, sender: str) -> dict[str, Any] | None:
-        return self._handoff_row(
-            session.fetchone(
-                f"SELECT {self._HANDOFF_COLS} FROM handoffs "
-                "WHERE sender = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1",
-                (sender,),
-            )
-        )
-
-    def get_open_handoff(self, sender: str) -> dict[str, Any] | None:
-        """The sender's open handoff, or None."""
-        return self._open_handoff(self.db, sender)
-
-    def open_handoffs(self) -> list[dict[str, Any]]:
-        """The queue: open handoffs, oldest first, with the latest customer message."""
-        rows = self.db.fetch(
-            f"SELECT {self._HANDOFF_COLS} FROM handoffs WHERE closed_at IS NULL ORDER BY id"
-        )
-        out = []
-        for row in rows:
-            item = self._handoff_row(row)
-            assert item is not None
-            last = self.db.fetchone(
-                """SELECT user_text, ts FROM turns WHERE sender = ? AND user_text != ''
-                   ORDER BY id DESC LIMIT 1""",
-                (item["sender"],),
-            )
-            item["last_message"], item["last_ts"] = (last[0], last[1]) if last else ("", None)
-            out.append(item)
-        return out
-
-    def claim_handoff(self, sender: str, agent: str) -> tuple[bool, dict[str, Any] | None]:
-        """Claim the open handoff for ``agent``; exactly one agent wins a race.
-
-        Returns (claimed, handoff): ``claimed`` is true when ``agent`` holds it now.
-        The conditional UPDATE is atomic in both databases, across processes too.
-        """
-        with self.db.transaction() as tx:
-            tx.run(
-                """UPDATE handoffs SET claimed_by = ?, claimed_at = ?
-                   WHERE sender = ? AND closed_at IS NULL AND claimed_by IS NULL""",
-                (agent, time.time(), sender),
-            )
-            current = self._open_handoff(tx, sender)
-        return bool(current and current["claimed_by"] == agent), current
-
-    def close_handoff(self, sender: str, by: str) -> None:
-        """Take the conversation out of the queue (handed back, or the customer restarted)."""
-        with self.db.transaction() as tx:
-            tx.run(
-                "UPDATE handoffs SET closed_at = ?, closed_by = ? "
-                "WHERE sender = ? AND closed_at IS NULL",
-                (time.time(), by, sender),
-            )
-            self.db.notify(tx, sender)
-        self._notify(sender)
 
     # -- failed identity checks (attempt limits; the merchant's review) -------
     def record_verification_failure(

@@ -157,19 +157,33 @@ class SQLiteDatabase(Database):
 
     dialect = "sqlite"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        busy_timeout: float = 5.0,
+        read_only: bool = False,
+        purpose: str = "conversation database",
+    ) -> None:
+        """``read_only``: an existing file, never written; ``purpose`` names it in errors."""
         self.path = Path(path)
         self.location = str(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._lock = threading.RLock()
         try:
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            target = f"{self.path.resolve().as_uri()}?mode=ro" if read_only else str(self.path)
+            self._conn = sqlite3.connect(
+                target, uri=read_only, check_same_thread=False, isolation_level=None
+            )
+            # Seconds a statement waits for another process's write lock.
+            self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            if not read_only:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
-                f"cannot open the conversation database {self.path}: {exc}. "
+                f"cannot open the {purpose} {self.path}: {exc}. "
                 "Move the file away to start a fresh log."
             ) from exc
         self._session = _SQLiteSession(self._conn)
@@ -206,7 +220,8 @@ class SQLiteDatabase(Database):
         """Checkpoint the WAL and close; safe to call twice."""
         with self._lock:
             try:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                if not self.read_only:
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self._conn.close()
             except sqlite3.ProgrammingError:
                 pass
@@ -288,7 +303,9 @@ class PostgresDatabase(Database):
     dialect = "postgres"
     path = None
 
-    def __init__(self, url: str, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(
+        self, url: str, min_size: int = 1, max_size: int = 10, read_only: bool = False
+    ) -> None:
         import asyncpg
 
         self.location = url
@@ -313,6 +330,7 @@ class PostgresDatabase(Database):
                     min_size=min_size,
                     max_size=max_size,
                     command_timeout=30,
+                    server_settings={"default_transaction_read_only": "on"} if read_only else None,
                 ),
                 timeout=30,
             )
@@ -468,13 +486,14 @@ class PostgresDatabase(Database):
         self._thread.join(5)
 
 
-def open_database(location: str | Path) -> Database:
-    """A PostgreSQL database for a ``postgresql://`` URL, else a SQLite file at ``location``."""
+def open_database(location: str | Path, read_only: bool = False) -> Database:
+    """A PostgreSQL database for a ``postgresql://`` URL, else a SQLite file at ``location``
+    (``read_only``: an existing file; nothing is created, migrated or written)."""
     if is_postgres_url(location):
-        return PostgresDatabase(str(location))
+        return PostgresDatabase(str(location), read_only=read_only)
     if isinstance(location, str) and "://" in location:
         raise DatabaseError(
             f"unsupported database URL {safe_url(location)}: use postgresql://user:password@"
             "host:port/database, or a SQLite file path"
         )
-    return SQLiteDatabase(location)
+    return SQLiteDatabase(location, read_only=read_only)

@@ -194,9 +194,10 @@ class InsightsStore:
         names = [*cols.split(", "), "count"]
         return [dict(zip(names, r, strict=True)) for r in rows]
 
-    # -- the log, read for the merchant's pages ------------------------------------------
+    # -- the log ----------------------------------------------------------------------------
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """A read-only query over the log and the insights (admin pages, reports)."""
+        """A read-only ad-hoc query over the log and the insights (the merchant's pages
+        read through ``bot/storage/reports.py``)."""
         return self.db.fetch(sql, args)
 
     def verified_customer(self, sender: str) -> str | None:

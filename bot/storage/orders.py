@@ -3,7 +3,8 @@
 The store's ``orders.jsonl`` / ``customers.jsonl`` are the merchant's data and are never
 rewritten. Cancellations and return requests made through the bot are appended to a small
 SQLite table (WAL mode) and laid over the file data whenever an order is read, so they
-survive restarts and are seen by every process that shares the database file.
+survive restarts and are seen by every process that shares the database file
+(``bot/storage/order_changes.py``).
 
 Policy rules that belong to the data (only pending orders can be cancelled, only delivered
 ones returned) are enforced here, so no caller can skip them; the conversational rules
@@ -14,32 +15,19 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import threading
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bot.storage.db import Session
+from bot.storage.order_changes import OrderChanges, apply_changes
 
 ORDER_STATUSES = ("pending", "processed", "delivered", "cancelled")
 # Statuses only the bot produces (they never appear in orders.jsonl).
 CANCELLED = "cancelled"
 RETURN_REQUESTED = "return requested"
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS order_changes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    order_id TEXT NOT NULL,
-    kind TEXT NOT NULL,                   -- 'cancel' | 'return'
-    status TEXT NOT NULL,                 -- the order's status after the change
-    reason TEXT,
-    item_ids TEXT NOT NULL DEFAULT '[]',  -- JSON list of item ids (returns)
-    refund_method_id TEXT,
-    created_at TEXT NOT NULL              -- ISO 8601, UTC
-);
-CREATE INDEX IF NOT EXISTS order_changes_by_order ON order_changes (order_id, id);
-"""
 
 
 class OrderError(Exception):
@@ -146,10 +134,6 @@ def _names_of(customer: Customer) -> set[str]:
     }
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class OrderBook:
     """Orders and customers of one store, with cancellations and returns persisted in SQLite.
 
@@ -158,8 +142,7 @@ class OrderBook:
     ``store_dir/orders.jsonl`` and ``store_dir/customers.jsonl``; there both files are
     optional, as in the store format, and a missing one means no orders / customers.
 
-    Safe to share between threads: every method takes one lock, and the SQLite connection is
-    opened with ``check_same_thread=False``.
+    Safe to share between threads: every method takes one lock (and so does the database).
     """
 
     def __init__(
@@ -210,15 +193,16 @@ class OrderBook:
             self._by_customer.setdefault(order.customer_id, []).append(key)
 
         self._lock = threading.RLock()
-        self.state_db_path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves so the status check and
-        # the write of a change are one transaction, even across processes.
-        self._db = sqlite3.connect(
-            self.state_db_path, check_same_thread=False, isolation_level=None, timeout=10.0
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._changes = OrderChanges(self.state_db_path)
+
+    @classmethod
+    def for_store(cls, store: Any, db_path: Path) -> OrderBook | None:
+        """The order book of a loaded store (``knowledge_base`` ``Store``), or None without
+        order data; its changes live in ``orders.db`` beside the conversation database
+        file ``db_path``."""
+        if not (store.orders_path or store.customers_path):
+            return None
+        return cls(store.orders_path, store.customers_path, db_path.with_name("orders.db"))
 
     # ----------------------------------------------------------------- lookups
 
@@ -305,36 +289,21 @@ class OrderBook:
         if order is None:
             return []
         with self._lock:
-            rows = self._db.execute(
-                "SELECT kind, status, reason, item_ids, refund_method_id, created_at "
-                "FROM order_changes WHERE order_id = ? ORDER BY id",
-                (order.order_id,),
-            ).fetchall()
-        return [
-            {
-                "kind": kind,
-                "status": status,
-                "reason": reason,
-                "item_ids": json.loads(item_ids),
-                "refund_method_id": refund_method_id,
-                "created_at": created_at,
-            }
-            for kind, status, reason, item_ids, refund_method_id, created_at in rows
-        ]
+            return self._changes.of(order.order_id)
 
     # ----------------------------------------------------------------- changes
 
     def cancel(self, order_id: str, reason: str) -> Order:
         """Cancel a pending order; raises :class:`OrderError` (customer-readable) otherwise."""
-        with self._lock, self._transaction():
-            order = self._require(order_id)
+        with self._lock, self._changes.transaction() as tx:
+            order = self._require(order_id, tx)
             if order.status != "pending":
                 raise OrderError(
                     f"Order {order.order_id} is {order.status}, so it can't be cancelled. "
                     "Only pending orders can be cancelled."
                 )
-            self._record(order.order_id, "cancel", CANCELLED, reason, [], None)
-            return self._current(normalize_order_id(order.order_id))
+            self._changes.record(tx, order.order_id, "cancel", CANCELLED, reason, [], None)
+            return self._current(normalize_order_id(order.order_id), tx)
 
     def request_return(
         self,
@@ -349,8 +318,8 @@ class OrderBook:
         Raises :class:`OrderError` (customer-readable) when the order is not delivered or an
         item is not part of it.
         """
-        with self._lock, self._transaction():
-            order = self._require(order_id)
+        with self._lock, self._changes.transaction() as tx:
+            order = self._require(order_id, tx)
             if order.status != "delivered":
                 raise OrderError(
                     f"Order {order.order_id} is {order.status}, so it can't be returned. "
@@ -365,15 +334,15 @@ class OrderBook:
                     f"Item {', '.join(unknown)} is not part of order {order.order_id}."
                 )
             refund_to = refund_method_id or order.payment_method_id
-            self._record(
-                order.order_id, "return", RETURN_REQUESTED, reason, list(item_ids), refund_to
+            self._changes.record(
+                tx, order.order_id, "return", RETURN_REQUESTED, reason, list(item_ids), refund_to
             )
-            return self._current(normalize_order_id(order.order_id))
+            return self._current(normalize_order_id(order.order_id), tx)
 
     def close(self) -> None:
         """Close the state database."""
         with self._lock:
-            self._db.close()
+            self._changes.close()
 
     def __enter__(self) -> OrderBook:
         return self
@@ -383,64 +352,17 @@ class OrderBook:
 
     # ----------------------------------------------------------------- internals
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-    def _require(self, order_id: str) -> Order:
+    def _require(self, order_id: str, session: Session) -> Order:
         key = normalize_order_id(order_id)
         if key not in self._orders:
             raise OrderError(f"I couldn't find order {order_id}.")
-        return self._current(key)
+        return self._current(key, session)
 
-    def _record(
-        self,
-        order_id: str,
-        kind: str,
-        status: str,
-        reason: str | None,
-        item_ids: list[str],
-        refund_method_id: str | None,
-    ) -> None:
-        self._db.execute(
-            "INSERT INTO order_changes "
-            "(order_id, kind, status, reason, item_ids, refund_method_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (order_id, kind, status, reason, json.dumps(item_ids), refund_method_id, _now()),
-        )
-
-    def _current(self, key: str) -> Order:
+    def _current(self, key: str, session: Session | None = None) -> Order:
         """The file's order with the recorded changes applied (read fresh: another process
         sharing the database may have changed it)."""
         base = self._orders[key]
-        rows = self._db.execute(
-            "SELECT kind, status, reason, item_ids, refund_method_id, created_at "
-            "FROM order_changes WHERE order_id = ? ORDER BY id",
-            (base.order_id,),
-        ).fetchall()
-        order = replace(base, items=list(base.items), return_item_ids=[])
-        for kind, status, reason, item_ids, refund_method_id, created_at in rows:
-            order.status = status
-            order.updated_at = created_at
-            if kind == "cancel":
-                order.cancel_reason = reason
-            elif kind == "return":
-                order.return_item_ids = json.loads(item_ids)
-                order.return_reason = reason
-                order.refund_method_id = refund_method_id
-        return order
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return apply_changes(base, self._changes.of(base.order_id, session))
 
 
 # --------------------------------------------------------------------- file loading

@@ -15,20 +15,19 @@ The offer is an ordinary message with its own buttons (``/handoff`` /
 a handoff. It is never added to a reply that already asks the customer to
 confirm a change: one question per reply, so one "yes" cannot answer two. The message carries
 ``custom: {"type": "handoff_offer", "reason": ...}`` so the log shows every
-offer and ``offer_stats`` can report how many were made and what the customer
-did next (the overview page under ``/admin``).
+offer and ``bot.storage.reports.offer_stats`` can report how many were made and what
+the customer did next (the overview page under ``/admin``).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.messages import Catalogue, Texts
 from bot.nlu.sentiment import sentiment
+from bot.storage.reports import FAILED_ACTIONS
+from bot.turn.routes import handoff_buttons
 
-# Actions that mean the customer did not get an answer (as in the insights' events).
-FAILED_ACTIONS = {"action_abstain", "action_clarify"}
 REASONS = {"negative_turn": "message turned sharply negative", "two_failures": "two failed answers"}
 
 
@@ -72,54 +71,8 @@ def offer_handoff_if_needed(turn: Any, drop: float = 0.5, texts: Texts | None = 
         {
             "recipient_id": turn.conv.sender,
             "text": texts("escalation_offer"),
-            "buttons": [
-                {"title": texts("button_talk_to_person"), "payload": "/handoff"},
-                {"title": texts("button_no_thanks"), "payload": "/decline_handoff"},
-            ],
+            "buttons": handoff_buttons(texts),
             "custom": marker,
         }
     )
     return reason
-
-
-def offer_stats(query: Any) -> dict[str, Any]:
-    """How many proactive offers were made, why, and what the customer did next.
-
-    ``query(sql, args)`` reads the conversation log. Outcomes: ``accepted``
-    (the next turn handed off, or, without an agent inbox, gave the store's contact
-    details through the handoff action), ``declined`` (the customer answered and went
-    on with the bot), ``no_reply`` (the customer left).
-    """
-    rows = query(
-        "SELECT id, sender, reply FROM turns WHERE reply LIKE ? ORDER BY id",
-        ('%"handoff_offer"%',),
-    )
-    out: dict[str, Any] = {
-        "offers": 0,
-        "by_reason": {r: 0 for r in REASONS},
-        "accepted": 0,
-        "declined": 0,
-        "no_reply": 0,
-    }
-    for seq, sender, reply in rows:
-        reasons = [
-            m["custom"]["reason"]
-            for m in json.loads(reply)
-            if isinstance(m.get("custom"), dict) and m["custom"].get("type") == "handoff_offer"
-        ]
-        if not reasons:
-            continue
-        out["offers"] += 1
-        out["by_reason"][reasons[0]] = out["by_reason"].get(reasons[0], 0) + 1
-        after = query(
-            "SELECT handoff, action FROM turns WHERE sender = ? AND id > ? AND author = 'bot' "
-            "ORDER BY id LIMIT 1",
-            (sender, seq),
-        )
-        if not after:
-            out["no_reply"] += 1
-        elif after[0][0] or after[0][1] == "action_handoff":
-            out["accepted"] += 1
-        else:
-            out["declined"] += 1
-    return out

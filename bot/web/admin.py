@@ -33,7 +33,8 @@ from bot.insights.forecast import forecast, plot_forecast
 from bot.insights.personalise import ProductReranker
 from bot.insights.segments import plot_segments, segment
 from bot.limits import parse_int
-from bot.turn.escalation import REASONS, offer_stats
+from bot.storage import reports
+from bot.turn.escalation import REASONS
 from bot.web.errors import ApiError
 from bot.web.inbox import ADMIN_COOKIE, check_admin, cookie_value
 from bot.web.keys import BOT_KEY, CONFIG_KEY, INSIGHTS_KEY, UPDATER_KEY
@@ -165,10 +166,6 @@ def _config(request: web.Request) -> Any:
     return request.config_dict[CONFIG_KEY]
 
 
-def _bot(request: web.Request) -> Any:
-    return request.config_dict[BOT_KEY]
-
-
 async def _engine(request: web.Request) -> Any:
     """The insights engine, caught up with the log (cheap when the updater runs)."""
     engine = request.config_dict[INSIGHTS_KEY]
@@ -179,26 +176,8 @@ async def _engine(request: web.Request) -> Any:
 # -- pages --------------------------------------------------------------------------
 async def overview(request: web.Request) -> web.Response:
     engine = await _engine(request)
-    q = engine.store.query
-
-    def stats() -> dict[str, Any]:
-        senders, turns = q("SELECT COUNT(DISTINCT sender), COUNT(*) FROM turns")[0]
-        handed = q("SELECT COUNT(DISTINCT sender) FROM turns WHERE handoff = 1")[0][0]
-        failed = q(
-            "SELECT COUNT(*) FROM turns WHERE fallback = 1 OR action IN "
-            "('action_abstain','action_clarify')"
-        )[0][0]
-        up, down = q(
-            # CASE, not SUM(rating > 0): PostgreSQL does not sum booleans.
-            "SELECT COALESCE(SUM(CASE WHEN rating > 0 THEN 1 ELSE 0 END), 0), "
-            "COALESCE(SUM(CASE WHEN rating < 0 THEN 1 ELSE 0 END), 0) FROM feedback"
-        )[0]
-        latency = q("SELECT AVG(latency_ms) FROM turns")[0][0]
-        per_day = q("SELECT date(ts, 'unixepoch') d, COUNT(*) FROM turns GROUP BY d ORDER BY d")
-        return locals()
-
-    s = await asyncio.to_thread(stats)
-    offers = await asyncio.to_thread(offer_stats, q)
+    s = await asyncio.to_thread(reports.overview, engine.store.db)
+    offers = await asyncio.to_thread(reports.offer_stats, engine.store.db, REASONS)
     conv = s["senders"] or 0
     cards = [
         ("conversations", conv),
@@ -267,16 +246,9 @@ async def overview(request: web.Request) -> web.Response:
 
 async def intents(request: web.Request) -> web.Response:
     engine = await _engine(request)
-    rows = await asyncio.to_thread(
-        engine.store.query,
-        "SELECT intent, COUNT(*) n, AVG(confidence), SUM(handoff) FROM turns "
-        "GROUP BY intent ORDER BY n DESC LIMIT 25",
-    )
+    rows = await asyncio.to_thread(reports.intent_counts, engine.store.db, 25)
     top = [r[0] for r in rows[:5]]
-    trend = await asyncio.to_thread(
-        engine.store.query,
-        "SELECT date(ts, 'unixepoch') d, intent, COUNT(*) FROM turns GROUP BY d, intent ORDER BY d",
-    )
+    trend = await asyncio.to_thread(reports.intents_per_day, engine.store.db)
     body = _table(
         ["intent", "messages", "mean confidence", "handoffs"],
         [[_esc(r[0]), r[1], f"{r[2] or 0:.2f}", r[3]] for r in rows],
@@ -305,12 +277,7 @@ async def gaps(request: web.Request) -> web.Response:
     engine = await _engine(request)
     start, end = _range(request)
     clusters = await asyncio.to_thread(demand_gaps, engine.store, start, end)
-    unanswered = await asyncio.to_thread(
-        engine.store.query,
-        "SELECT user_text, COUNT(*) n, MAX(date(ts, 'unixepoch')) FROM turns "
-        "WHERE fallback = 1 OR action IN ('action_abstain', 'action_clarify') "
-        "GROUP BY lower(user_text) ORDER BY n DESC LIMIT 30",
-    )
+    unanswered = await asyncio.to_thread(reports.unanswered_questions, engine.store.db, 30)
     body = "<h2>Demand gaps: products asked for that the catalog lacks</h2>" + _table(
         ["request", "requests", "customers", "phrasings", "days"],
         [
@@ -403,12 +370,7 @@ async def conversations(request: web.Request) -> web.Response:
         page = parse_int(request.query.get("page"), "page", 0, MAX_PAGE) or 0
     except ValueError as exc:
         raise web.HTTPBadRequest(reason=str(exc)) from exc
-    rows = await asyncio.to_thread(
-        engine.store.query,
-        "SELECT sender, COUNT(*), MIN(ts), MAX(ts), SUM(handoff) FROM turns GROUP BY sender "
-        "ORDER BY MAX(ts) DESC LIMIT 50 OFFSET ?",
-        (page * 50,),
-    )
+    rows = await asyncio.to_thread(reports.conversation_list, engine.store.db, 50, page * 50)
     body = _table(
         ["customer", "messages", "first", "last", "handoff turns"],
         [
@@ -431,12 +393,7 @@ async def conversations(request: web.Request) -> web.Response:
 async def conversation(request: web.Request) -> web.Response:
     engine = await _engine(request)
     sender = request.match_info["sender"]
-    turns = await asyncio.to_thread(
-        engine.store.query,
-        "SELECT ts, user_text, intent, confidence, action, reply_text, handoff FROM turns "
-        "WHERE sender = ? ORDER BY id LIMIT 500",
-        (sender,),
-    )
+    turns = await asyncio.to_thread(reports.conversation_turns, engine.store.db, sender, 500)
     if not turns:
         raise web.HTTPNotFound(reason="no conversation with this customer")
     items = "".join(
@@ -490,11 +447,7 @@ def setup_admin(app: web.Application) -> None:
             updater = InsightsUpdater(
                 engine,
                 retention_days=config.retention_days,
-                # A held conversation lock = a turn in flight. Read the dict at each call:
-                # the bot replaces it when it first runs on this event loop.
-                busy=lambda: any(
-                    lock.locked() for lock in list(getattr(bot, "_sender_locks", {}).values())
-                ),
+                busy=bot.locks.busy,  # a held conversation lock = a turn in flight
             )
             bot.on_turn.append(updater.notify)
             updater.start()

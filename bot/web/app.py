@@ -19,6 +19,7 @@ from bot.answers.adapters import AdapterWatcher
 from bot.assemble import load_bot, load_bot_sync
 from bot.config import Config
 from bot.limits import RateLimiter
+from bot.turn.pipeline import Bot
 from bot.web.admin import setup_admin
 from bot.web.chat import setup_chat
 from bot.web.client_ip import client_address, parse_trusted_proxies
@@ -96,7 +97,7 @@ async def _adapter_watch_ctx(app: web.Application):  # type: ignore[no-untyped-d
         task.cancel()
 
 
-def create_app(config: Config, bot: Any = None) -> web.Application:
+def create_app(config: Config, bot: Bot | None = None) -> web.Application:
     """The aiohttp application; loads the bot on start-up unless one is given."""
     parse_trusted_proxies(config.trusted_proxies)  # a bad entry fails at start, not per request
     app = web.Application(

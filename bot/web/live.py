@@ -25,6 +25,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.limits import INT64_MAX, StreamSlots, parse_int, retry_after_header
+from bot.web.access import AccessDenied, check_conversation_token
+from bot.web.client_ip import client_address
 from bot.web.errors import ApiError
 from bot.web.keys import BOT_KEY, CONFIG_KEY
 
@@ -110,8 +113,6 @@ def parse_cursor(request: web.Request) -> int | None:
 
     None when the client sent neither.
     """
-    from bot.limits import INT64_MAX, parse_int
-
     cursor: int | None = None
     header = request.headers.get("Last-Event-ID")
     for name, raw in (("Last-Event-ID", header), ("after", request.query.get("after"))):
@@ -174,9 +175,6 @@ STREAM_REFUSALS = {
 @contextmanager
 def _stream_slot(request: web.Request, per_client_cap: bool) -> Iterator[None]:
     """Hold one of the app's StreamSlots while the stream is open, or refuse with 429/503."""
-    from bot.limits import retry_after_header
-    from bot.web.client_ip import client_address
-
     client = client_address(request)
     refused = request.app[STREAMS_KEY].acquire(client, per_client_cap)
     if refused:
@@ -243,8 +241,6 @@ async def stream(
 
 async def customer_events(request: web.Request) -> web.StreamResponse:
     """``GET /api/events?sender=S&token=T``: one conversation's log, live."""
-    from bot.web.access import AccessDenied, check_conversation_token
-
     sender = (request.query.get("sender") or "").strip()
     if not sender or len(sender) > 128:
         raise ApiError(400, "invalid_field", "query parameter 'sender' must be 1 to 128 characters")
@@ -275,8 +271,6 @@ STREAMS_KEY: web.AppKey[Any] = web.AppKey("event_streams", object)
 
 def setup_live(app: web.Application) -> None:
     """Mount ``/api/events`` and connect the bus to the bot's store for the app's lifetime."""
-    from bot.limits import StreamSlots
-
     bus = LiveBus()
     app[LIVE_KEY] = bus
     config = app[CONFIG_KEY]

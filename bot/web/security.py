@@ -78,7 +78,8 @@ def allowed_origin(config: Config, origin: str | None, personal: bool = False) -
 
 
 async def _apply_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Runs after bot/web/widget_api.py's hook, so the allowlist has the last word."""
+    """The one CORS and security-header hook: the allowlist decides every response's
+    ``Access-Control-Allow-Origin`` (whatever a handler set is dropped first)."""
     config: Config = request.app[CONFIG_KEY]
     path = request.path
     origin = request.headers.get("Origin")

@@ -1,0 +1,171 @@
+"""Reading the turn log for reports: the admin pages, handoff offers, insights, fine-tuning.
+
+Every read goes through a ``Database`` (``bot/storage/db.py``), written once with ``?``
+placeholders in SQL that SQLite and PostgreSQL both run (PostgreSQL gets SQLite's
+``date(ts, 'unixepoch')`` from a migration), so the merchant's pages and the fine-tuning
+data work on either backend. Rows come back as tuples in the order each docstring gives.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from bot.storage.db import Database
+
+# Actions that mean the customer did not get an answer (with a fallback: "unanswered").
+FAILED_ACTIONS = frozenset({"action_abstain", "action_clarify"})
+_FAILED = tuple(sorted(FAILED_ACTIONS))
+# A turn that left the customer without an answer; takes ``_FAILED`` as its arguments.
+_UNANSWERED = f"(fallback = 1 OR action IN ({', '.join('?' for _ in _FAILED)}))"
+
+
+class NotALogError(ValueError):
+    """The database holds no shopbot conversation log (or is no database at all)."""
+
+
+# -- the admin pages ---------------------------------------------------------------------
+def overview(db: Database) -> dict[str, Any]:
+    """The overview's figures: ``senders``, ``turns``, ``handed`` (conversations handed
+    off), ``failed`` (unanswered messages), ``up`` / ``down`` (ratings), ``latency`` (mean
+    ms) and ``per_day`` ([(day, messages)])."""
+    senders, turns = db.fetch("SELECT COUNT(DISTINCT sender), COUNT(*) FROM turns")[0]
+    handed = db.fetch("SELECT COUNT(DISTINCT sender) FROM turns WHERE handoff = 1")[0][0]
+    failed = db.fetch(f"SELECT COUNT(*) FROM turns WHERE {_UNANSWERED}", _FAILED)[0][0]
+    up, down = db.fetch(
+        # CASE, not SUM(rating > 0): PostgreSQL does not sum booleans.
+        "SELECT COALESCE(SUM(CASE WHEN rating > 0 THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN rating < 0 THEN 1 ELSE 0 END), 0) FROM feedback"
+    )[0]
+    latency = db.fetch("SELECT AVG(latency_ms) FROM turns")[0][0]
+    per_day = db.fetch("SELECT date(ts, 'unixepoch') d, COUNT(*) FROM turns GROUP BY d ORDER BY d")
+    return {
+        "senders": senders,
+        "turns": turns,
+        "handed": handed,
+        "failed": failed,
+        "up": up,
+        "down": down,
+        "latency": latency,
+        "per_day": per_day,
+    }
+
+
+def intent_counts(db: Database, limit: int = 25) -> list[tuple[Any, ...]]:
+    """The most frequent intents: (intent, messages, mean confidence, handoff turns)."""
+    return db.fetch(
+        "SELECT intent, COUNT(*) n, AVG(confidence), SUM(handoff) FROM turns "
+        "GROUP BY intent ORDER BY n DESC LIMIT ?",
+        (limit,),
+    )
+
+
+def intents_per_day(db: Database) -> list[tuple[Any, ...]]:
+    """(day, intent, messages) for every day and intent, by day."""
+    return db.fetch(
+        "SELECT date(ts, 'unixepoch') d, intent, COUNT(*) FROM turns GROUP BY d, intent ORDER BY d"
+    )
+
+
+def unanswered_questions(db: Database, limit: int = 30) -> list[tuple[Any, ...]]:
+    """The questions most often left unanswered: (question, times, last day asked).
+
+    Case-insensitively grouped; the question is shown as one of its spellings.
+    """
+    return db.fetch(
+        "SELECT MIN(user_text), COUNT(*) n, MAX(date(ts, 'unixepoch')) FROM turns "
+        f"WHERE {_UNANSWERED} GROUP BY lower(user_text) ORDER BY n DESC LIMIT ?",
+        (*_FAILED, limit),
+    )
+
+
+def conversation_list(db: Database, limit: int = 50, offset: int = 0) -> list[tuple[Any, ...]]:
+    """Conversations, latest first: (sender, messages, first ts, last ts, handoff turns)."""
+    return db.fetch(
+        "SELECT sender, COUNT(*), MIN(ts), MAX(ts), SUM(handoff) FROM turns GROUP BY sender "
+        "ORDER BY MAX(ts) DESC LIMIT ? OFFSET ?",
+        (limit, offset),
+    )
+
+
+def conversation_turns(db: Database, sender: str, limit: int = 500) -> list[tuple[Any, ...]]:
+    """One conversation, oldest first: (ts, user text, intent, confidence, action, reply
+    text, handoff)."""
+    return db.fetch(
+        "SELECT ts, user_text, intent, confidence, action, reply_text, handoff FROM turns "
+        "WHERE sender = ? ORDER BY id LIMIT ?",
+        (sender, limit),
+    )
+
+
+def offer_stats(db: Database, reasons: Iterable[str]) -> dict[str, Any]:
+    """How many proactive handoff offers were made, why, and what the customer did next.
+
+    ``reasons``: the offer reasons to count (each starts at 0). Outcomes: ``accepted``
+    (the next turn handed off, or, without an agent inbox, gave the store's contact
+    details through the handoff action), ``declined`` (the customer answered and went
+    on with the bot), ``no_reply`` (the customer left).
+    """
+    rows = db.fetch(
+        "SELECT id, sender, reply FROM turns WHERE reply LIKE ? ORDER BY id",
+        ('%"handoff_offer"%',),
+    )
+    out: dict[str, Any] = {
+        "offers": 0,
+        "by_reason": {r: 0 for r in reasons},
+        "accepted": 0,
+        "declined": 0,
+        "no_reply": 0,
+    }
+    for seq, sender, reply in rows:
+        offered = [
+            m["custom"]["reason"]
+            for m in json.loads(reply)
+            if isinstance(m.get("custom"), dict) and m["custom"].get("type") == "handoff_offer"
+        ]
+        if not offered:
+            continue
+        out["offers"] += 1
+        out["by_reason"][offered[0]] = out["by_reason"].get(offered[0], 0) + 1
+        after = db.fetch(
+            "SELECT handoff, action FROM turns WHERE sender = ? AND id > ? AND author = 'bot' "
+            "ORDER BY id LIMIT 1",
+            (sender, seq),
+        )
+        if not after:
+            out["no_reply"] += 1
+        elif after[0][0] or after[0][1] == "action_handoff":
+            out["accepted"] += 1
+        else:
+            out["declined"] += 1
+    return out
+
+
+# -- insights and fine-tuning ------------------------------------------------------------
+def feedback_ratings(db: Database, sender: str) -> list[int]:
+    """Every rating ``sender`` gave, oldest first."""
+    rows = db.fetch("SELECT rating FROM feedback WHERE sender = ? ORDER BY id", (sender,))
+    return [int(r[0]) for r in rows]
+
+
+def training_log(db: Database) -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
+    """The whole log for fine-tuning: every turn (as ``{column: value}``, in log order)
+    and the ratings of each rated turn (``{turn_id: [rating, ...]}``).
+
+    Raises :class:`NotALogError` when the database has no shopbot log tables.
+    """
+    errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
+    if db.dialect == "postgres":
+        import asyncpg
+
+        errors += (asyncpg.PostgresError,)
+    try:
+        turns = db.fetch_dicts("SELECT * FROM turns ORDER BY id")
+        ratings: dict[str, list[int]] = {}
+        for turn_id, rating in db.fetch("SELECT turn_id, rating FROM feedback"):
+            ratings.setdefault(turn_id, []).append(int(rating))
+    except errors as exc:
+        raise NotALogError(str(exc)) from exc
+    return turns, ratings

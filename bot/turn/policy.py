@@ -1,0 +1,204 @@
+"""The policy: what answers one message.
+
+``Policy.decide`` is the routing in one place, in order: a person asked for;
+a handoff in progress; identity details to verify; the answer to the question
+asked last turn (a change's yes, a handoff offer, the return form's next
+field); then a new request: a person, a question about the rules, an order
+action, small talk, a product, or the store's knowledge. The business rules
+(verify first, an explicit yes before a change, abstain when the knowledge does
+not answer) are visible in that one function; the flows it starts are
+bot/turn/flows.py's, knowledge answers bot/turn/knowledge.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bot.actions.runner import IDENTITY_SLOTS
+from bot.nlu import phrases
+from bot.nlu.consent import Answer, classify
+from bot.turn.flows import Flows, clear_pending
+from bot.turn.knowledge import KnowledgeAnswers
+from bot.turn.records import Turn, mentions_product
+from bot.turn.routes import (
+    ALL_CONFIRM_PAYLOADS,
+    CANCEL_INTENTS,
+    DECLINE_HANDOFF_PAYLOAD,
+    HANDOFF_INTENTS,
+    HANDOFF_PAYLOAD,
+    INTENT_MIN_CONFIDENCE,
+    ORDER_STATUS_INTENTS,
+    PRODUCT_INTENTS,
+    RETURN_INTENTS,
+    SMALL_TALK,
+)
+from bot.turn.services import Services
+
+
+class Policy:
+    """Chooses and runs what answers each message; its collaborators are passed in."""
+
+    def __init__(self, services: Services, flows: Flows, knowledge: KnowledgeAnswers) -> None:
+        self.s = services
+        self.flows = flows
+        self.knowledge = knowledge
+
+    async def decide(self, turn: Turn) -> AsyncIterator[dict[str, Any]]:
+        """Choose and run what answers this message."""
+        slots = turn.slots
+        intent = turn.parse["intent"]["name"]
+        confidence = float(turn.parse["intent"].get("confidence") or 0.0)
+        confident = confidence >= INTENT_MIN_CONFIDENCE
+        # How this message answers a yes/no question; a change needs Answer.YES.
+        answer = classify(turn.text, turn.parse)
+        no = (intent == "deny" and confident) or phrases.says_no(turn.text, turn.rules)
+        payload = turn.text.strip().lower()
+        self._remember_identity(turn)
+
+        if payload == HANDOFF_PAYLOAD:
+            clear_pending(slots)  # a person takes over: no change is left waiting
+            await self.flows.run(turn, "action_handoff")
+            return
+        if slots.get("handoff") and not self.s.has_agent_inbox():
+            # No one can answer here (no agent inbox): never leave the customer waiting.
+            await asyncio.to_thread(self.s.conversations.close_handoff, turn.conv.sender, "system")
+            for key in ("handoff", "handoff_reason"):
+                slots.pop(key, None)
+        if slots.get("handoff"):
+            # The message is logged for the agents' inbox; once an agent has
+            # claimed the conversation the bot stays quiet and the agent answers.
+            queued = await asyncio.to_thread(
+                self.s.conversations.get_open_handoff, turn.conv.sender
+            )
+            if queued and queued["claimed_by"]:
+                turn.action = "handoff_to_agent"
+            else:
+                turn.action = "handoff_waiting"
+                turn.say(turn.texts("handoff_waiting"))
+            return
+
+        # Identity details arrived: verify before anything else uses them.
+        if not slots.get("verified_customer_id") and self._has_identity(turn):
+            await self.flows.run(turn, "action_verify_customer")
+            pending = slots.get("pending_action")
+            if slots.get("verified_customer_id") and pending:
+                await self.flows.resume(turn, pending)
+            return
+
+        # A question we asked last turn gets its answer first: the change question
+        # (never asked together with a handoff offer), then the handoff offer.
+        pending = slots.get("pending_action")
+        if pending and slots.get("awaiting_confirmation") and slots.get("verified_customer_id"):
+            slots.pop("offered_handoff", None)
+            if await self.flows.answer_confirmation(turn, pending, answer):
+                return
+            pending = slots.get("pending_action")
+        offered = slots.pop("offered_handoff", False)
+        if payload == DECLINE_HANDOFF_PAYLOAD or (offered and answer is Answer.NO):
+            turn.action = "action_listen"
+            turn.say(turn.texts("deny_handoff"))
+            return
+        if offered and (
+            answer is Answer.YES or (answer is Answer.UNCLEAR and intent == "affirm" and confident)
+        ):
+            await self.flows.run(turn, "action_handoff")
+            return
+        if payload in ALL_CONFIRM_PAYLOADS:
+            # A button of a question no longer pending (answered, lapsed): change nothing.
+            clear_pending(slots)
+            turn.action = "action_listen"
+            turn.say(turn.texts("confirmation_expired"))
+            return
+        if pending and slots.get("verified_customer_id"):
+            if self.flows.answers_pending_question(turn):
+                await self.flows.resume(turn, pending)
+                return
+        if slots.get("active_loop") == "return_form" and slots.get("verified_customer_id"):
+            if no and not slots.get("requested_slot") == "return_reason":
+                clear_pending(slots)
+                turn.action = "action_deactivate_loop"
+                turn.say(turn.texts("deny_change"))
+                return
+            if self._leaves_return_form(turn, intent, confident):
+                clear_pending(slots)  # the customer moved on; answer the new request
+            else:
+                await self.flows.continue_return_form(turn)
+                return
+
+        # A new request.
+        if self._asks_for_person(turn):
+            await self.flows.run(turn, "action_handoff")
+        elif policy := await self.knowledge.policy_question(turn, intent, confident):
+            offer = self.knowledge.action_offer(turn, intent) if confident else None
+            async for event in self.knowledge.answer(turn, False, policy, offer):
+                yield event
+        elif confident and intent in ORDER_STATUS_INTENTS:
+            await self.flows.start(turn, "action_order_status")
+        elif confident and intent in CANCEL_INTENTS:
+            self.flows.set_cancel_reason(turn)
+            await self.flows.start(turn, "action_cancel_order")
+        elif confident and intent in RETURN_INTENTS:
+            await self.flows.start(turn, "return_form")
+        elif talk := self._small_talk_intent(turn, intent, confident):
+            self._small_talk(turn, talk)
+        elif turn.entity("order_id") and not (
+            confident and intent not in ("affirm", "deny", "oos")
+        ):
+            await self.flows.start(turn, "action_order_status")
+        elif confident and intent in PRODUCT_INTENTS or mentions_product(turn):
+            await self.flows.run(turn, "action_product_search")
+        else:
+            async for event in self.knowledge.answer(turn, out_of_scope=intent == "oos"):
+                yield event
+
+    def handoff_reason(self, turn: Turn) -> str:
+        """Why this turn handed off, in words an agent can act on."""
+        asked = [h["content"] for h in turn.conv.history if h.get("role") == "user"]
+        before = f": {asked[-1][:200]}" if asked else ""
+        if turn.text.strip() == "/handoff":
+            return f"customer chose to talk to a person after asking{before}"
+        if self._asks_for_person(turn):
+            return f"customer asked for a person: {turn.text.strip()[:200]}"
+        return f"the assistant could not help with{before or ' the request'}"
+
+    def _remember_identity(self, turn: Turn) -> None:
+        slots = turn.slots
+        for entity, slot in IDENTITY_SLOTS.items():
+            value = turn.entity(entity)
+            if value:
+                slots[slot] = value
+
+    def _has_identity(self, turn: Turn) -> bool:
+        """This message brought identity details that make verification possible."""
+        brought = any(turn.entity(e) for e in IDENTITY_SLOTS)
+        slots = turn.slots
+        complete = slots.get("customer_email") or (
+            slots.get("customer_name") and slots.get("customer_zip")
+        )
+        return bool(brought and complete)
+
+    def _leaves_return_form(self, turn: Turn, intent: str, confident: bool) -> bool:
+        """A confident, different request while the form waits for an order id."""
+        if turn.slots.get("requested_slot") not in (None, "order_id") or turn.entity("order_id"):
+            return False
+        return confident and intent not in RETURN_INTENTS | {"affirm", "deny", "oos"}
+
+    def _asks_for_person(self, turn: Turn) -> bool:
+        """The best intent is the handoff one (not rejected as out of scope; the
+        confidence bar for actions does not apply) or the words ask for a person."""
+        return turn.parse["intent"]["name"] in HANDOFF_INTENTS or phrases.asks_for_person(
+            turn.text, turn.rules
+        )
+
+    def _small_talk_intent(self, turn: Turn, intent: str, confident: bool) -> str | None:
+        """Greet, thanks or goodbye: the intent model's, or the message language's rules
+        (the model reads English small talk; "谢谢" is the rules')."""
+        if confident and intent in SMALL_TALK:
+            return intent
+        return phrases.small_talk(turn.text, turn.rules)
+
+    def _small_talk(self, turn: Turn, intent: str) -> None:
+        turn.action = f"utter_{intent}"
+        turn.say(turn.texts("greeting" if intent == "greet" else intent))
