@@ -6,9 +6,24 @@ import asyncio
 import logging
 from typing import Any
 
+from bot.actions.registry import build_executor
+from bot.actions.runner import ActionRunner
+from bot.answers import generation
+from bot.answers.adapters import prompt_version, resolve_adapter
+from bot.answers.answerer import KnowledgeAnswerer
 from bot.answers.generators.llama_cpp import prefer_passive_openmp
 from bot.answers.models import ModelLoadError
 from bot.config import Config, load_config
+from bot.messages import Catalogue
+from bot.nlu.intent_model import IntentClassifier
+from bot.nlu.parser import NLU
+from bot.storage.conversations import ConversationStore
+from bot.storage.orders import OrderBook
+from bot.turn.pipeline import Bot
+from bot.turn.services import Services
+from knowledge_base.build import ensure_built
+from knowledge_base.calibration import Calibration, conservative
+from knowledge_base.index import KnowledgeIndex
 
 __all__ = [
     "ModelLoadError",
@@ -43,25 +58,11 @@ def command_config(args: Any, **overrides: Any) -> Config:
     return config
 
 
-def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) -> Any:
+def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) -> Bot:
     """Build the store's artifacts if its files changed, then load everything.
 
     ``generator`` lets a caller share one loaded chat LM between bots (tests).
     """
-    from bot.actions.registry import build_executor
-    from bot.actions.runner import ActionRunner
-    from bot.answers.adapters import prompt_version
-    from bot.answers.answerer import KnowledgeAnswerer
-    from bot.messages import Catalogue
-    from bot.nlu.intent_model import IntentClassifier
-    from bot.nlu.parser import NLU
-    from bot.storage.conversations import ConversationStore
-    from bot.storage.orders import OrderBook
-    from bot.turn.pipeline import Bot
-    from bot.turn.services import Services
-    from knowledge_base.build import ensure_built
-    from knowledge_base.index import KnowledgeIndex
-
     # The store's language chooses the encoder (MiniLM for English, the
     # multilingual e5 otherwise); the index and the intent model were built with it.
     artifacts = ensure_built(config.store_dir, progress=progress)
@@ -104,10 +105,8 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
     return Bot(services)
 
 
-def calibration_for(config: Config, artifacts: Any) -> Any:
+def calibration_for(config: Config, artifacts: Any) -> Calibration:
     """The store's calibration, or fixed bands when the config sets them."""
-    from knowledge_base.calibration import Calibration, conservative
-
     if config.answer_min_score is None and config.clarify_min_score is None:
         return Calibration.load(artifacts.calibration_path)
     fixed = conservative()
@@ -121,9 +120,6 @@ def calibration_for(config: Config, artifacts: Any) -> Any:
 
 def load_generator_from_config(config: Config) -> Any:
     """The chat LM the config names, or a clear ModelLoadError."""
-    from bot.answers import generation
-    from bot.answers.adapters import resolve_adapter
-
     adapter = resolve_adapter(
         config.llm_adapter, config.store_dir, config.llm_model, config.llm_backend
     )
@@ -138,6 +134,6 @@ def load_generator_from_config(config: Config) -> Any:
     return generator
 
 
-async def load_bot(config: Config, progress: bool = True, generator: Any = None) -> Any:
+async def load_bot(config: Config, progress: bool = True, generator: Any = None) -> Bot:
     """``load_bot_sync`` off the event loop."""
     return await asyncio.to_thread(load_bot_sync, config, progress, generator)

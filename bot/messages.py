@@ -15,7 +15,7 @@ unknown language, key or placeholder in an override is refused with a ``StoreErr
 naming the file and the key.
 
 Dialogue (bot/turn/pipeline.py), escalation (bot/turn/escalation.py) and the business actions
-(bot/actions/registry.py, which read the conversation's ``language`` slot) all speak through a
+(bot/actions/, which read the conversation's ``language`` slot) all speak through a
 :class:`Texts`, the catalogue bound to one reply's language.
 """
 

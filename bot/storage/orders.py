@@ -8,7 +8,8 @@ survive restarts and are seen by every process that shares the database file
 
 Policy rules that belong to the data (only pending orders can be cancelled, only delivered
 ones returned) are enforced here, so no caller can skip them; the conversational rules
-(verification, explicit confirmation) live in :mod:`bot.actions.registry`.
+(verification, explicit confirmation) live in :mod:`bot.actions.orders` and
+:mod:`bot.actions.returns`.
 """
 
 from __future__ import annotations

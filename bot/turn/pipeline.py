@@ -152,7 +152,7 @@ class Bot:
         offered = text.strip() in (slots.get("offered_payloads") or ())
         heard = None if offered else detect(text)
         language = reply_language(heard, slots.get("language"), self.catalogue.store_language)
-        slots["language"] = language  # the actions read it (bot/actions/registry.py)
+        slots["language"] = language  # the actions read it (bot/actions/)
         return heard, self.catalogue.for_language(language)
 
     @asynccontextmanager

@@ -57,7 +57,7 @@ def handoff_buttons(texts: Texts) -> list[dict[str, str]]:
     ]
 
 
-# Actions whose run may verify the customer from the details given (bot/actions/registry.py).
+# Actions whose run may verify the customer from the details given (bot/actions/orders.py, returns.py).
 VERIFYING_ACTIONS = {
     "action_verify_customer",
     "action_order_status",

@@ -16,7 +16,7 @@ from bot.config import Config
 from bot.limits import RateLimiter
 from bot.web.access import authorize_conversation, check_channel_token, check_conversation_token
 from bot.web.client_ip import client_address, is_loopback_client
-from bot.web.errors import ApiError, access, field, json_body, rate_limited
+from bot.web.errors import ApiError, access, field, json_body, rate_limited, sender_id
 from bot.web.keys import BOT_KEY, CONFIG_KEY, IP_LIMIT_KEY, METRICS_KEY, SENDER_LIMIT_KEY, STATIC
 from bot.web.live import open_event_stream
 
@@ -26,11 +26,9 @@ log = logging.getLogger("shopbot.server")
 def _chat_request(request: web.Request, body: dict[str, Any]) -> tuple[str, str, dict | None]:
     """Validate sender/message; apply size and rate limits."""
     config: Config = request.app[CONFIG_KEY]
-    sender = field(body, "sender").strip()
+    sender = sender_id(field(body, "sender"))
     message = field(body, "message")
     metadata = body.get("metadata")
-    if not sender or len(sender) > 128:
-        raise ApiError(400, "invalid_field", "field 'sender' must be 1 to 128 characters")
     if not message.strip():
         raise ApiError(400, "invalid_field", "field 'message' must not be empty")
     if len(message) > config.max_message_chars:

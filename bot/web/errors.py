@@ -107,6 +107,17 @@ def field(body: dict[str, Any], name: str, kind: type = str, required: bool = Tr
     return value
 
 
+MAX_SENDER_CHARS = 128
+
+
+def sender_id(value: Any, what: str = "field 'sender'") -> str:
+    """A conversation's sender id from the request: text of 1 to 128 characters, stripped."""
+    sender = value.strip() if isinstance(value, str) else ""
+    if not sender or len(sender) > MAX_SENDER_CHARS:
+        raise ApiError(400, "invalid_field", f"{what} must be 1 to {MAX_SENDER_CHARS} characters")
+    return sender
+
+
 def access(check: Any, *args: Any) -> Any:
     """Run a bot.web.access check; its refusal becomes the API error."""
     try:

@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.web.errors import ApiError, field, json_body
+from bot.web.errors import ApiError, field, json_body, sender_id
 from bot.web.keys import BOT_KEY, CONFIG_KEY, STATIC
 from bot.web.live import BATCH, LIVE_KEY, parse_cursor, stream
 
@@ -108,12 +108,6 @@ async def inbox_css(request: web.Request) -> web.FileResponse:
 
 
 # -- API ----------------------------------------------------------------------------
-def _sender(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 128:
-        raise ApiError(400, "invalid_field", "field 'sender' must be 1 to 128 characters")
-    return value.strip()
-
-
 def _agent(body: dict[str, Any]) -> str:
     agent = field(body, "agent").strip()
     if not agent or len(agent) > MAX_AGENT_NAME:
@@ -181,7 +175,7 @@ async def list_handoffs(request: web.Request) -> web.Response:
 
 async def conversation(request: web.Request) -> web.Response:
     check_admin(request)
-    sender = _sender(request.query.get("sender"))
+    sender = sender_id(request.query.get("sender"))
     bot = request.app[BOT_KEY]
     store = bot.conversations
     conv = await asyncio.to_thread(store.load_conversation, sender)
@@ -215,7 +209,7 @@ async def conversation(request: web.Request) -> web.Response:
 async def claim(request: web.Request) -> web.Response:
     check_admin(request)
     body = await json_body(request)
-    sender, agent = _sender(body.get("sender")), _agent(body)
+    sender, agent = sender_id(body.get("sender")), _agent(body)
     store = request.app[BOT_KEY].conversations
     before = await _open_handoff(request, sender)
     claimed, handoff = await asyncio.to_thread(store.claim_handoff, sender, agent)
@@ -232,7 +226,7 @@ async def claim(request: web.Request) -> web.Response:
 async def reply(request: web.Request) -> web.Response:
     check_admin(request)
     body = await json_body(request)
-    sender, agent = _sender(body.get("sender")), _agent(body)
+    sender, agent = sender_id(body.get("sender")), _agent(body)
     text = field(body, "text")
     limit = request.app[CONFIG_KEY].max_message_chars
     if not text.strip():
@@ -262,7 +256,7 @@ async def reply(request: web.Request) -> web.Response:
 async def handback(request: web.Request) -> web.Response:
     check_admin(request)
     body = await json_body(request)
-    sender, agent = _sender(body.get("sender")), _agent(body)
+    sender, agent = sender_id(body.get("sender")), _agent(body)
     handoff = await _open_handoff(request, sender)
     if handoff["claimed_by"] not in (None, agent):
         raise ApiError(409, "not_claimed", f"{handoff['claimed_by']} has claimed this conversation")

@@ -28,7 +28,7 @@ from aiohttp import web
 from bot.limits import INT64_MAX, StreamSlots, parse_int, retry_after_header
 from bot.web.access import AccessDenied, check_conversation_token
 from bot.web.client_ip import client_address
-from bot.web.errors import ApiError
+from bot.web.errors import ApiError, sender_id
 from bot.web.keys import BOT_KEY, CONFIG_KEY
 
 log = logging.getLogger("shopbot.live")
@@ -241,9 +241,7 @@ async def stream(
 
 async def customer_events(request: web.Request) -> web.StreamResponse:
     """``GET /api/events?sender=S&token=T``: one conversation's log, live."""
-    sender = (request.query.get("sender") or "").strip()
-    if not sender or len(sender) > 128:
-        raise ApiError(400, "invalid_field", "query parameter 'sender' must be 1 to 128 characters")
+    sender = sender_id(request.query.get("sender"), "query parameter 'sender'")
     # The transcript and live replies are the token holder's (``?token=``: EventSource
     # cannot set headers), never anyone's who knows or guesses the sender id.
     try:

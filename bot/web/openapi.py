@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.web.errors import MAX_SENDER_CHARS
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -48,7 +50,7 @@ RETRY_AFTER = {"description": "seconds to wait", "schema": {"type": "integer", "
 EVENT_ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 
 
-SENDER = {"type": "string", "minLength": 1, "maxLength": 128}
+SENDER = {"type": "string", "minLength": 1, "maxLength": MAX_SENDER_CHARS}
 MESSAGE = {"type": "string", "minLength": 1, "description": "at most max_message_chars (2,000)"}
 BOT_MESSAGE = {
     "type": "object",
