@@ -255,3 +255,29 @@ def test_policy_routes(row: Row, tmp_path) -> None:
     for key, value in row.slots_after.items():
         assert turn.slots.get(key) == value, key
     assert turn.messages, "every route says something"
+
+
+def test_a_copied_bot_has_its_own_services(tmp_path) -> None:
+    import copy
+
+    from bot.turn.pipeline import Bot
+
+    store = FakeStore()
+    services = Services(
+        config=Config(admin_token=None),
+        store=store,
+        nlu=None,
+        index=FakeIndex([]),
+        answerer=NoModel(),
+        runner=FakeRunner(),  # type: ignore[arg-type]
+        conversations=ConversationStore(tmp_path / "log.db"),
+        catalogue=Catalogue.for_settings(store.settings),
+    )
+    bot = Bot(services)
+    twin = copy.copy(bot)
+    twin.index = FakeIndex([_hit()])
+    twin.runner = FakeRunner()  # type: ignore[assignment]
+    assert bot.index is services.index and bot.runner is services.runner
+    assert twin.index is not bot.index and twin.runner is not bot.runner
+    assert twin.conversations is bot.conversations  # the models and the log are shared
+    services.conversations.close()

@@ -109,6 +109,19 @@ SMALL_TALK_ZH = {
 }
 
 
+# A message that leans on what came before: it opens with a connector ("and", "what
+# about") or refers back ("it", "they", "that one") instead of naming its subject.
+FOLLOW_UP_LEAD_RE = re.compile(
+    r"^\s*(?:(?:ok(?:ay)?|so|and|also|then|but|plus)\b[\s,]*|(?:what|how) about\b\s*)+", re.I
+)
+FOLLOW_UP_REF_RE = re.compile(
+    r"\b(?:it|its|it's|they|them|their|those|these|that|this|that one|this one|the same)\b",
+    re.I,
+)
+FOLLOW_UP_LEAD_ZH = re.compile(r"^\s*(?:(?:那么?|还有|另外|然后|那如果|如果是|再问一下)[，,\s]*)+")
+FOLLOW_UP_REF_ZH = re.compile(r"它们?|这个|那个|这款|那款|这些|那些|这种|那种|同样的|(?<=\S)呢[？?]?\s*$")
+
+
 @dataclass(frozen=True)
 class Phrases:
     """One language's rules. ``simplify``: read traditional Chinese as simplified first."""
@@ -118,6 +131,8 @@ class Phrases:
     specific_order: re.Pattern[str]
     says_no: re.Pattern[str]
     cancel_reasons: dict[str, re.Pattern[str]]
+    follow_up_lead: re.Pattern[str] | None = None
+    follow_up_ref: re.Pattern[str] | None = None
     not_person: re.Pattern[str] | None = None
     small_talk: dict[str, re.Pattern[str]] = field(default_factory=dict)
     simplify: bool = False
@@ -133,6 +148,8 @@ RULES: dict[str, Phrases] = {
         specific_order=SPECIFIC_ORDER_RE,
         says_no=NO_RE,
         cancel_reasons=CANCEL_REASONS,
+        follow_up_lead=FOLLOW_UP_LEAD_RE,
+        follow_up_ref=FOLLOW_UP_REF_RE,
     ),
     "zh": Phrases(
         asks_for_person=HUMAN_REQUEST_ZH,
@@ -141,6 +158,8 @@ RULES: dict[str, Phrases] = {
         specific_order=SPECIFIC_ORDER_ZH,
         says_no=NO_ZH,
         cancel_reasons=CANCEL_REASONS_ZH,
+        follow_up_lead=FOLLOW_UP_LEAD_ZH,
+        follow_up_ref=FOLLOW_UP_REF_ZH,
         small_talk=SMALL_TALK_ZH,
         simplify=True,
     ),
@@ -195,4 +214,19 @@ def cancel_reason(text: str, rules: Iterable[Phrases]) -> str | None:
         for reason, pattern in r.cancel_reasons.items():
             if pattern.search(said):
                 return reason
+    return None
+
+
+def follow_up(text: str, rules: Iterable[Phrases]) -> tuple[str, bool] | None:
+    """``(the message without its leading connector, whether it refers back)`` when the
+    message reads as a follow-up ("and how much does it cost?", "那这个呢？"), else None."""
+    for r in rules:
+        if r.follow_up_lead is None or r.follow_up_ref is None:
+            continue
+        said = r.read(text)
+        lead = r.follow_up_lead.match(said)
+        rest = said[lead.end() :] if lead else said
+        refers = bool(r.follow_up_ref.search(rest))
+        if (lead and rest.strip()) or refers:
+            return rest.strip(), refers
     return None

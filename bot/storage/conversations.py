@@ -61,6 +61,8 @@ class TurnRecord:
     turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     ts: float = field(default_factory=time.time)
     author: str = "bot"
+    # A follow-up read against the conversation: {"standalone", "topic"} (else None).
+    followup: dict[str, Any] | None = None
 
     @property
     def reply_text(self) -> str:
@@ -126,7 +128,7 @@ class ConversationStore(HandoffQueue):
             tx.run(
                 """INSERT INTO turns (turn_id, sender, ts, user_text, intent, confidence,
                    entities, sources, action, reply, reply_text, handoff, fallback,
-                   latency_ms, author) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   latency_ms, author, followup) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (
                     turn.turn_id,
                     turn.sender,
@@ -143,6 +145,7 @@ class ConversationStore(HandoffQueue):
                     int(turn.fallback),
                     _float(turn.latency_ms),
                     turn.author,
+                    json.dumps(turn.followup, ensure_ascii=False) if turn.followup else None,
                 ),
             )
             self.db.notify(tx, turn.sender)

@@ -166,6 +166,11 @@ MIGRATIONS: list[Migration] = [
             ON verification_failures(name_key, ts)
         """,
     ),
+    Migration(
+        6,
+        "a follow-up's standalone question and the topic it was read against",
+        "ALTER TABLE turns ADD COLUMN followup TEXT",
+    ),
 ]
 
 LATEST = MIGRATIONS[-1].version

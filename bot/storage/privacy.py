@@ -112,6 +112,7 @@ def redact_turn(turn: Any) -> Any:
         user_text=redact(turn.user_text),
         entities=redact_entities(turn.entities),
         messages=redact_value(turn.messages),
+        followup=redact_value(turn.followup) if turn.followup else None,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.answers.grounding import answer_sources, extractive_answer, hit_source_text
 from bot.nlu import phrases
+from bot.turn import followups
 from bot.turn.records import Turn, mentions_product
 from bot.turn.routes import (
     ACTION_OFFERS,
@@ -25,6 +26,8 @@ from bot.turn.services import Services
 
 # How many hits a question retrieves for the decision and the prompt.
 SEARCH_DEPTH = 5
+# The calibration's decisions, from least to most sure of an answer.
+DECISION_RANK = {"abstain": 0, "clarify": 1, "answer": 2, "quote": 3}
 
 
 @asynccontextmanager
@@ -86,6 +89,41 @@ class KnowledgeAnswers:
         offer = ACTION_OFFERS.get(intent)
         return {**offer, "title": turn.texts(offer["title"])} if offer else None
 
+    async def decide(self, turn: Turn) -> tuple[list[Any], str]:
+        """The hits for this message and the store calibration's decision on them.
+
+        A follow-up ("and how much does it cost?") is also searched as the standalone
+        question it reads as against the conversation's topic (bot/turn/followups.py);
+        the rewrite is used, and remembered on the turn, only when the calibration is
+        surer of it than of the message alone.
+        """
+        composes = self.s.composes()
+        hits = await asyncio.to_thread(self.s.index.search, turn.text, SEARCH_DEPTH)
+        # The store's own calibration (knowledge_base/calibration.py) decides.
+        decision, _ = self.s.calibration.decide(hits, composes)
+        rewritten = followups.standalone(turn)
+        if rewritten is not None and DECISION_RANK[decision] < DECISION_RANK["quote"]:
+            again = await asyncio.to_thread(self.s.index.search, rewritten, SEARCH_DEPTH)
+            better, _ = self.s.calibration.decide(again, composes)
+            if DECISION_RANK[better] > DECISION_RANK[decision]:
+                turn.standalone = rewritten
+                turn.followup_topic = turn.slots.get(followups.TOPIC_SLOT)
+                return again, better
+        return hits, decision
+
+    async def store_answer(
+        self, turn: Turn, at_least: str = "answer"
+    ) -> tuple[list[Any], str] | None:
+        """The hits and decision when the store's knowledge, not its catalog, is the
+        best match for this message (its best hit is no product) and the calibration
+        is at least ``at_least`` sure of it ("clarify": a question whose buttons are
+        the best entries), else None."""
+        hits, decision = await self.decide(turn)
+        if hits and hits[0].type != "product":
+            if DECISION_RANK[decision] >= DECISION_RANK[at_least]:
+                return hits, decision
+        return None
+
     async def answer(
         self,
         turn: Turn,
@@ -101,9 +139,7 @@ class KnowledgeAnswers:
         """
         generates = self.s.composes()
         if decided is None:
-            hits = await asyncio.to_thread(self.s.index.search, turn.text, SEARCH_DEPTH)
-            # The store's own calibration (knowledge_base/calibration.py) decides.
-            decision, _ = self.s.calibration.decide(hits, generates)
+            hits, decision = await self.decide(turn)
         else:
             hits, decision = decided
         best = hits[0] if hits else None
@@ -171,7 +207,11 @@ class KnowledgeAnswers:
             # reply is refused, say so honestly rather than quote a near miss.
             unsure = self.abstain_text(turn, out_of_scope) if decision != "quote" else None
             async for event in self.s.answerer.stream(
-                turn.text, used, turn.conv.history[-4:], self.s.store.settings, fallback=unsure
+                turn.standalone or turn.text,
+                used,
+                turn.conv.history[-4:],
+                self.s.store.settings,
+                fallback=unsure,
             ):
                 if event["type"] == "final":
                     final = event

@@ -25,6 +25,7 @@ being checked:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from typing import Any
 from bot.messages import Texts
 from bot.nlu.language import detect, reply_language
 from bot.storage.conversations import Conversation, TurnRecord
+from bot.turn import followups
 from bot.turn.escalation import offer_handoff_if_needed
 from bot.turn.flows import Flows
 from bot.turn.knowledge import KnowledgeAnswers
@@ -86,6 +88,11 @@ class Bot:
         self.flows = Flows(services)
         self.policy = Policy(services, self.flows, KnowledgeAnswers(services, self.flows.run))
 
+    def __copy__(self) -> Bot:
+        """A bot sharing this one's loaded models, whose services are its own: replacing
+        one on the copy (``copy.copy(bot).index = ...``) leaves this bot as it is."""
+        return Bot(dataclasses.replace(self.services), self.on_turn)
+
     # -- public entry points -------------------------------------------------
     async def handle(self, sender: str, text: str, metadata: dict | None = None) -> Reply:
         """Run one turn to completion and return its reply."""
@@ -133,6 +140,7 @@ class Bot:
                     offer_handoff_if_needed(turn, self.config.escalation_sentiment_drop, texts)
                 if turn.slots.get("handoff") and not was_handed_off:
                     turn.slots["handoff_reason"] = self.policy.handoff_reason(turn)
+                followups.remember(turn)  # what the next message may follow up on
             reply = await self._finish(turn, started)
             if turn.slots.get("handoff") and not was_handed_off:
                 await asyncio.to_thread(
@@ -218,6 +226,11 @@ class Bot:
             handoff=bool(conv.slots.get("handoff")) or turn.action == "action_handoff",
             fallback=turn.fallback,
             latency_ms=round(latency, 1),
+            followup=(
+                {"standalone": turn.standalone, "topic": turn.followup_topic}
+                if turn.followup_topic
+                else None
+            ),
         )
         await asyncio.to_thread(self.conversations.save_turn, record, conv)
         loop = asyncio.get_running_loop()

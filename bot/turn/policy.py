@@ -19,6 +19,7 @@ from typing import Any
 from bot.actions.runner import IDENTITY_SLOTS
 from bot.nlu import phrases
 from bot.nlu.consent import Answer, classify
+from bot.turn import followups
 from bot.turn.flows import Flows, clear_pending
 from bot.turn.knowledge import KnowledgeAnswers
 from bot.turn.records import Turn, mentions_product
@@ -35,6 +36,9 @@ from bot.turn.routes import (
     SMALL_TALK,
 )
 from bot.turn.services import Services
+
+# Intents that ask for an action outright: never read as a follow-up.
+ACTION_INTENTS = ORDER_STATUS_INTENTS | CANCEL_INTENTS | RETURN_INTENTS | HANDOFF_INTENTS
 
 
 class Policy:
@@ -134,6 +138,15 @@ class Policy:
             offer = self.knowledge.action_offer(turn, intent) if confident else None
             async for event in self.knowledge.answer(turn, False, policy, offer):
                 yield event
+        elif follow := await self._follow_up(turn, intent, confident):
+            kind, decided = follow
+            if kind == "knowledge":
+                async for event in self.knowledge.answer(turn, False, decided):
+                    yield event
+            elif kind == "product":
+                await self.flows.run(turn, "action_product_search")
+            else:
+                await self.flows.start(turn, "action_order_status")
         elif confident and intent in ORDER_STATUS_INTENTS:
             await self.flows.start(turn, "action_order_status")
         elif confident and intent in CANCEL_INTENTS:
@@ -148,10 +161,57 @@ class Policy:
         ):
             await self.flows.start(turn, "action_order_status")
         elif confident and intent in PRODUCT_INTENTS or mentions_product(turn):
-            await self.flows.run(turn, "action_product_search")
+            # Named no product: when the store's pages or FAQ match better than any
+            # product, they answer, or ask which entry was meant ("do you have gift
+            # cards?" is the payments page's, not an empty catalog search).
+            decided = (
+                None
+                if mentions_product(turn)
+                else await self.knowledge.store_answer(turn, at_least="clarify")
+            )
+            if decided:
+                async for event in self.knowledge.answer(turn, False, decided):
+                    yield event
+            else:
+                await self.flows.run(turn, "action_product_search")
         else:
             async for event in self.knowledge.answer(turn, out_of_scope=intent == "oos"):
                 yield event
+
+    async def _follow_up(
+        self, turn: Turn, intent: str, confident: bool
+    ) -> tuple[str, tuple[list[Any], str] | None] | None:
+        """A follow-up on the conversation's topic (bot/turn/followups.py): the route
+        ("knowledge" with the hits and decision, "product", "order"), or None.
+
+        A message that asks for an action outright, or names its own order or product,
+        is no follow-up; neither is one the store's knowledge answers on its own words
+        ("and what is your return policy?" after a product list).
+        """
+        if confident and intent in ACTION_INTENTS or turn.entity("order_id"):
+            return None
+        if mentions_product(turn) or phrases.follow_up(turn.text, turn.rules) is None:
+            return None
+        kind = (turn.slots.get(followups.TOPIC_SLOT) or {}).get("kind")
+        if kind == "knowledge":
+            hits, decision = await self.knowledge.decide(turn)
+            if turn.standalone and decision != "abstain":
+                return "knowledge", (hits, decision)
+            return None
+        topic = turn.slots.get(followups.TOPIC_SLOT)
+        if kind == "product" and turn.slots.get("last_products"):
+            own = await self.knowledge.store_answer(turn)
+            if own:
+                return "knowledge", own
+            turn.followup_topic = {**topic, "products": list(turn.slots["last_products"])}
+            return "product", None
+        if kind == "order" and turn.slots.get("verified_customer_id"):
+            own = await self.knowledge.store_answer(turn)
+            if own:
+                return "knowledge", own
+            turn.followup_topic = topic
+            return "order", None
+        return None
 
     def handoff_reason(self, turn: Turn) -> str:
         """Why this turn handed off, in words an agent can act on."""

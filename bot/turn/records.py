@@ -26,6 +26,8 @@ class Reply:
     handoff: bool = False
     fallback: bool = False
     latency_ms: float = 0.0
+    # A follow-up read against the conversation: {"standalone", "topic"} (else None).
+    followup: dict[str, Any] | None = None
 
     @property
     def text(self) -> str:
@@ -41,6 +43,7 @@ class Reply:
             "action": self.action,
             "handoff": self.handoff,
             "turn_id": self.turn_id,
+            **({"followup": self.followup} if self.followup else {}),
         }
 
     @classmethod
@@ -58,6 +61,7 @@ class Reply:
             handoff=record.handoff,
             fallback=record.fallback,
             latency_ms=record.latency_ms or 0.0,
+            followup=record.followup,
         )
 
 
@@ -74,6 +78,10 @@ class Turn:
     sources: list[dict[str, Any]] = field(default_factory=list)
     action: str | None = None
     fallback: bool = False
+    # The standalone question this message was read as, when it was a follow-up
+    # (bot/turn/followups.py), and the conversation topic that made it.
+    standalone: str | None = None
+    followup_topic: dict[str, Any] | None = None
 
     @property
     def slots(self) -> dict[str, Any]:

@@ -1,0 +1,112 @@
+"""Follow-ups: a message read against what the conversation is about (issue 15).
+
+The rules (bot/nlu/phrases.follow_up, bot/turn/followups.py) first, with no model;
+then the demo store's bot, where a follow-up is answered from the entry its
+standalone question finds, the rewrite is logged, and a message that stands on its
+own is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from bot.nlu import phrases
+from bot.turn.followups import rewrite, topic_phrase
+
+RULES = phrases.rules_for(None)
+
+
+@pytest.mark.parametrize(
+    "text, rest, refers",
+    [
+        ("and how much does it cost?", "how much does it cost?", True),
+        ("what about express?", "express?", False),
+        ("is it waterproof?", "is it waterproof?", True),
+        ("那这个多少钱？", "这个多少钱？", True),
+        ("运费呢？", "运费呢？", True),
+    ],
+)
+def test_a_follow_up_is_told_by_its_words(text: str, rest: str, refers: bool) -> None:
+    assert phrases.follow_up(text, RULES) == (rest, refers)
+
+
+@pytest.mark.parametrize(
+    "text", ["how long does shipping take?", "do you sell running shoes?", "and", "发货需要多久？"]
+)
+def test_a_message_that_names_its_subject_is_no_follow_up(text: str) -> None:
+    assert phrases.follow_up(text, RULES) is None
+
+
+def test_the_topic_is_what_the_question_and_its_answer_share() -> None:
+    question = "how long does shipping take to canada?"
+    assert topic_phrase(question, "How long does shipping take?", "how much does it cost") == (
+        "shipping"
+    )
+    # No shared word: the question's own content words.
+    assert topic_phrase("what is the warranty", "Repairs", "and for phones?") == "warranty"
+    # The new message's own words are not repeated.
+    assert topic_phrase(question, "Shipping times", "what about shipping to the uk") == ""
+
+
+def test_a_rewrite_puts_the_topic_where_the_message_refers_back() -> None:
+    assert rewrite("how much does it cost?", True, "shipping") == "how much does shipping cost?"
+    assert rewrite("express?", False, "shipping") == "express shipping?"
+    assert rewrite("它多少钱？", True, "运费") == "运费多少钱？"
+    assert rewrite("运费呢？", True, "发货") == "发货运费？"
+    assert rewrite("anything else?", False, "") == "anything else?"
+
+
+def _sender() -> str:
+    return f"fu-{uuid.uuid4().hex[:10]}"
+
+
+def _logged(bot: Any, turn_id: str) -> tuple[str, Any]:
+    rows = bot.conversations.db.fetch(
+        "SELECT user_text, followup FROM turns WHERE turn_id = ?", (turn_id,)
+    )
+    text, followup = rows[0]
+    return text, json.loads(followup) if followup else None
+
+
+async def test_a_knowledge_follow_up_is_answered_as_its_standalone_question(demo_bot) -> None:
+    sender = _sender()
+    first = await demo_bot.handle(sender, "how long does shipping take to canada?")
+    assert first.sources and first.sources[0]["id"] == "faq-shipping-times"
+    reply = await demo_bot.handle(sender, "and how much does it cost?")
+    assert reply.sources and reply.sources[0]["id"] == "faq-shipping-cost"
+    assert reply.followup["standalone"] == "how much does shipping cost?"
+    assert reply.followup["topic"]["id"] == "faq-shipping-times"
+    # Both texts are in the turn log, and in the API's reply (shopbot chat --debug).
+    assert _logged(demo_bot, reply.turn_id) == ("and how much does it cost?", reply.followup)
+    assert reply.to_api()["followup"] == reply.followup
+
+
+async def test_a_message_that_stands_on_its_own_is_not_rewritten(demo_bot) -> None:
+    sender = _sender()
+    await demo_bot.handle(sender, "how long does shipping take?")
+    reply = await demo_bot.handle(sender, "what is your return policy?")
+    assert reply.followup is None and "followup" not in reply.to_api()
+    assert reply.sources and reply.sources[0]["id"] == "faq-return-policy"
+
+
+async def test_without_a_topic_a_follow_up_is_read_alone(demo_bot) -> None:
+    reply = await demo_bot.handle(_sender(), "and how much does it cost?")
+    assert reply.followup is None
+
+
+async def test_a_store_question_that_sounds_like_a_product_reaches_the_store_pages(
+    demo_bot,
+) -> None:
+    reply = await demo_bot.handle(_sender(), "do you have gift cards?")
+    assert reply.action != "action_product_search"
+    assert any("gift" in s["id"] for s in reply.sources)
+
+
+async def test_a_product_question_still_searches_the_catalog(demo_bot) -> None:
+    reply = await demo_bot.handle(_sender(), "do you sell running shoes?")
+    assert reply.action == "action_product_search"
+    assert "Running Shoes" in reply.text
