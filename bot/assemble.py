@@ -14,7 +14,7 @@ from bot.answers.answerer import KnowledgeAnswerer
 from bot.answers.generators.llama_cpp import prefer_passive_openmp
 from bot.answers.models import ModelLoadError
 from bot.config import Config, load_config
-from bot.messages import Catalogue
+from bot.messages.catalogue import Catalogue
 from bot.nlu.intent_model import IntentClassifier
 from bot.nlu.parser import NLU
 from bot.storage.conversations import ConversationStore

@@ -55,6 +55,12 @@ def _print_debug(data: dict[str, Any]) -> None:
         f"     [intent={data.get('intent')} conf={data.get('confidence') or 0:.2f} "
         f"action={data.get('action')} handoff={data.get('handoff')} sources={sources or '-'}]"
     )
+    followup = data.get("followup")
+    if followup:  # a follow-up, read against the conversation (bot/turn/followups.py)
+        topic = followup.get("topic") or {}
+        about = topic.get("title") or ", ".join(topic.get("products") or []) or topic.get("id")
+        read_as = followup.get("standalone") or "(as it is)"
+        print(f"     [follow-up on {topic.get('kind')} {about!r}: read as {read_as!r}]")
 
 
 async def _local_loop(config: Any, debug: bool, lines: Any) -> None:

@@ -21,12 +21,12 @@ from bot.actions.runner import (
     apply_events,
     tracker_state,
 )
-from bot.messages import CATALOGUE
+from bot.messages.catalogue import CATALOGUE
 from bot.storage.orders import OrderBook
 from tests.test_orders import EMMA, RAJ, TAU, make_store, open_book
 
 HANDOFF = "Connecting you with our support team now."
-# The actions' English texts (bot/messages.py).
+# The actions' English texts (bot/messages/).
 ASK_IDENTITY = CATALOGUE["en"]["ask_identity"]
 CUSTOMER_NOT_FOUND = CATALOGUE["en"]["customer_not_found"]
 ORDERS_UNAVAILABLE = CATALOGUE["en"]["orders_unavailable"]

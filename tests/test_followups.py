@@ -110,3 +110,23 @@ async def test_a_product_question_still_searches_the_catalog(demo_bot) -> None:
     reply = await demo_bot.handle(_sender(), "do you sell running shoes?")
     assert reply.action == "action_product_search"
     assert "Running Shoes" in reply.text
+
+
+def test_the_chat_debug_line_shows_what_a_follow_up_was_read_as(capsys) -> None:
+    from bot.repl import _print_debug
+
+    _print_debug(
+        {
+            "intent": "oos",
+            "confidence": 0.9,
+            "action": "action_answer_curated",
+            "sources": [{"id": "faq-shipping-cost", "score": 0.8}],
+            "followup": {
+                "standalone": "how much does shipping cost?",
+                "topic": {"kind": "knowledge", "title": "How long does shipping take?"},
+            },
+        }
+    )
+    out = capsys.readouterr().out
+    assert "follow-up on knowledge 'How long does shipping take?'" in out
+    assert "'how much does shipping cost?'" in out

@@ -1,6 +1,6 @@
 """Each customer message is answered in the customer's language (issue 16, part A).
 
-The message catalogue (bot/messages.py) has every fixed text in English and simplified
+The message catalogue (bot/messages/) has every fixed text in English and simplified
 Chinese; each message's language is told (bot/nlu/language.py) and the reply's fixed texts,
 the actions' included, come in it; a message too short to tell keeps the conversation's
 language; Chinese requests for a person hand off (bot/nlu/phrases.py); a store overrides
@@ -19,7 +19,7 @@ import pytest
 
 from bot.actions.registry import build_executor
 from bot.actions.runner import ActionRunner
-from bot.messages import CATALOGUE, Catalogue, placeholders
+from bot.messages.catalogue import CATALOGUE, Catalogue, placeholders
 from bot.nlu.language import detect, reply_language
 from bot.nlu.phrases import asks_for_person, rules_for, small_talk
 from bot.turn.escalation import offer_handoff_if_needed

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.config import Config
-from bot.messages import Catalogue
+from bot.messages.catalogue import Catalogue
 from bot.storage.conversations import Conversation, ConversationStore
 from bot.turn.flows import Flows
 from bot.turn.knowledge import KnowledgeAnswers

@@ -1,11 +1,14 @@
 """How the actions write order facts for the customer: statuses, reasons, items, options,
-payment methods and buttons, in the reply's language (the ``Texts`` of bot/messages.py).
+payment methods and buttons, in the reply's language (the ``Texts`` of bot/messages/).
 Amounts go through knowledge_base/money.py's ``format_money``."""
 
 from __future__ import annotations
 
-from bot.messages import Texts
-from bot.storage.orders import Customer, OrderError, OrderItem
+from collections.abc import Iterable
+from datetime import datetime
+
+from bot.messages.catalogue import Texts
+from bot.storage.orders import RETURN_REQUESTED, Customer, Order, OrderError, OrderItem
 from knowledge_base.money import format_money
 
 # The order book's statuses and cancellation reasons, as the customer reads them.
@@ -14,7 +17,10 @@ STATUS_TEXTS = {
     "processed": "status_processed",
     "delivered": "status_delivered",
     "cancelled": "status_cancelled",
+    RETURN_REQUESTED: "status_return_requested",
 }
+# How many item titles an order's one-line summary names.
+SUMMARY_TITLES = 3
 REASON_TEXTS = {
     "no longer needed": "reason_no_longer_needed",
     "ordered by mistake": "reason_ordered_by_mistake",
@@ -22,13 +28,38 @@ REASON_TEXTS = {
 
 
 def titled_buttons(t: Texts, pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
-    """Buttons from (title key in bot/messages.py, payload) pairs."""
+    """Buttons from (title key in bot/messages/, payload) pairs."""
     return [{"title": t(key), "payload": payload} for key, payload in pairs]
 
 
 def status_text(t: Texts, status: str) -> str:
     """An order status in the reply's language (an unknown one as the data says it)."""
     return t(STATUS_TEXTS[status]) if status in STATUS_TEXTS else status
+
+
+def statuses_text(t: Texts, statuses: Iterable[str]) -> str:
+    """ "pending or processed": several statuses, in the order book's order of statuses."""
+    rank = {status: n for n, status in enumerate(STATUS_TEXTS)}
+    ordered = sorted(set(statuses), key=lambda s: (rank.get(s, len(rank)), s))
+    return t("list_or").join(status_text(t, s) for s in ordered)
+
+
+def date_text(t: Texts, when: datetime) -> str:
+    """The day an order was placed, as the reply's language writes dates."""
+    return t("date_format", year=when.year, month=when.month, day=when.day)
+
+
+def items_summary(t: Texts, order: Order) -> str:
+    """ "3 items (Water Bottle, 2 × T-Shirt, …)": an order's items on one line."""
+    count = sum(item.quantity for item in order.items)
+    titles = [
+        f"{item.quantity} × {item.title}" if item.quantity != 1 else item.title
+        for item in order.items[:SUMMARY_TITLES]
+    ]
+    if len(order.items) > SUMMARY_TITLES or not titles:
+        titles.append("…")
+    key = "order_items_summary_one" if count == 1 else "order_items_summary_many"
+    return t(key, count=count, titles=t("list_separator").join(titles))
 
 
 def reason_text(t: Texts, reason: str) -> str:

@@ -8,7 +8,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.messages import Catalogue
+from bot.messages.catalogue import Catalogue
 
 
 class ActionHandoff(Action):

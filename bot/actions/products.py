@@ -1,6 +1,24 @@
-"""Product search (``action_product_search``): the products a message names, narrowed by
-the options it asks for ("in red", "size M"), listed with their variants, prices and stock,
-and sent as product cards too."""
+"""Product search (``action_product_search``): catalog questions as customers ask them,
+answered from the catalog only, with real prices, in the conversation's language.
+
+The message (and its entities) is read into a :class:`CatalogQuery`
+(bot/actions/catalog_query.py); the products it is about are chosen
+(bot/actions/catalog_select.py: those it names, else the ``last_products`` just shown
+when it asks about them, else those its catalog words pick out); and one answer is
+written (bot/actions/catalog_answers.py):
+
+- a comparison ("compare the two laptops"), side by side;
+- one product's option values with their prices and stock ("what sizes does it come
+  in?");
+- attribute questions ("is it vegan?");
+- the cheapest / most expensive match ("the cheapest backpack you have in stock");
+- a filtered, sorted list ("waterproof ones under $300");
+- one product's variants, narrowed to the options asked for ("in red", "size M"), or
+  whether they are in stock ("is the 2L one in stock?").
+
+Every answer also goes out as product cards, and ``last_products`` is set to the
+products it is about, so the next message can ask about them.
+"""
 
 from __future__ import annotations
 
@@ -11,41 +29,23 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.formatting import describe_options
-from bot.actions.matching import contains_phrase, joined_ngrams, word_tokens
+from bot.actions.catalog_answers import MAX_PRODUCTS, Answer, CatalogAnswers
+from bot.actions.catalog_query import CatalogQuery, read_query
+from bot.actions.catalog_render import Renderer
+from bot.actions.catalog_select import (
+    Match,
+    asked_attributes,
+    asked_options,
+    candidates,
+    match,
+)
+from bot.actions.catalog_vocab import CatalogVocabulary
 from bot.actions.tracker import latest_entities, message_text
-from bot.messages import Catalogue, Texts
-from knowledge_base.money import format_money
-
-MAX_PRODUCTS = 3
-MAX_VARIANTS_IN_TEXT = 5
-MAX_VARIANTS_IN_CARD = 20
-
-# Entity names that are not product options (docs/architecture.md, bot/nlu/entities.py).
-NON_OPTION_ENTITIES = {"email", "person_name", "zip", "order_id", "product"}
-
-# Title words too generic to identify a product on their own ("smart", "electric", ...).
-_GENERIC_WORDS = {
-    "smart", "electric", "digital", "portable", "wireless", "indoor", "mechanical", "running",
-    "office", "light", "maker", "machine", "set", "kit", "security", "action", "gaming", "garden",
-}  # fmt: skip
-# Option values too common in ordinary sentences to read as a filter without an entity.
-_VAGUE_VALUES = {
-    "yes",
-    "no",
-    "none",
-    "standard",
-    "high",
-    "low",
-    "medium",
-    "small",
-    "large",
-    "basic",
-}
+from bot.messages.catalogue import Catalogue
 
 
 class ActionProductSearch(Action):
-    """Find products by ``product`` entities or title words; list variants, prices, stock."""
+    """Answer a catalog question: products, variants, prices, stock, options, comparisons."""
 
     def __init__(
         self, catalog: list[Any], currency: str = "USD", catalogue: Catalogue | None = None
@@ -53,7 +53,7 @@ class ActionProductSearch(Action):
         self.catalog = list(catalog)
         self.currency = currency
         self.catalogue = catalogue or Catalogue()
-        self._by_id = {str(p.id): p for p in self.catalog}
+        self.vocab = CatalogVocabulary(self.catalog)
 
     def name(self) -> str:
         return "action_product_search"
@@ -61,214 +61,124 @@ class ActionProductSearch(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        text = message_text(tracker)
         t = self.catalogue.for_language(tracker.get_slot("language"))
-        products = self.find_products(tracker)
-        option_filters = self._option_entities(tracker)
-        if not products and option_filters:
-            # "Do you have it in red?": the products shown last.
-            products = [
-                self._by_id[str(pid)]
-                for pid in tracker.get_slot("last_products") or []
-                if str(pid) in self._by_id
-            ]
-        if not products:
-            dispatcher.utter_message(text=t("product_not_found"))
+        shown = tracker.get_slot("last_products")
+        last = shown if isinstance(shown, list) else []
+        query = read_query(message_text(tracker), latest_entities(tracker), self.vocab, last)
+        answer = self.answer(query, last, Renderer(t, self.currency))
+        if answer is None:
+            key = "catalog_which_product" if _asks_about_a_product(query) else "product_not_found"
+            dispatcher.utter_message(text=t(key))
             return [SlotSet("last_products", [])]
-
-        paragraphs: list[str] = []
-        cards: list[dict[str, Any]] = []
-        for product in products[:MAX_PRODUCTS]:
-            filters = self._filters_for(product, option_filters, text)
-            variants = [v for v in product.variants if self._matches(v, filters)]
-            if filters and not variants:
-                paragraphs.append(self._no_variant_text(product, filters, t))
-                continue
-            paragraphs.append(self._product_text(product, variants, t, filters))
-            cards.append(self._card(product, variants))
-        if cards:
+        if answer.cards:
             dispatcher.utter_message(
-                text="\n\n".join(paragraphs),
-                json_message={"type": "product_cards", "products": cards},
+                text=answer.text,
+                json_message={"type": "product_cards", "products": answer.cards},
             )
         else:
-            dispatcher.utter_message(text="\n\n".join(paragraphs))
-        return [SlotSet("last_products", [card["id"] for card in cards])]
+            dispatcher.utter_message(text=answer.text)
+        # The products the answer is about, even when none had a card ("doesn't come in
+        # gold"), so the next message can ask about them.
+        return [SlotSet("last_products", answer.product_ids or answer.about)]
 
-    # -- matching
+    def answer(self, query: CatalogQuery, last: list[Any], r: Renderer) -> Answer | None:
+        """The answer to ``query`` (``last``: the products just shown), or None when it
+        is about no product of the catalog."""
+        products, source = candidates(query, self.vocab, last)
+        if not products:
+            return None
+        if source == "last" and query.ordinal is not None:
+            index = query.ordinal
+            if -len(products) <= index < len(products):
+                products = [products[index]]
+        matches = [match(query, p, self.vocab) for p in products]
+        answer = self._answer(query, matches, source, r)
+        if source in ("named", "last") and query.named_by != "type":
+            answer.about = [str(m.product.id) for m in matches[:MAX_PRODUCTS]]
+        return answer
 
-    def find_products(self, tracker: Tracker) -> list[Any]:
-        """Products named by entities, else by all their title words in the text, else by a
-        distinctive title word or the category."""
-        found: list[Any] = []
-        for ent in latest_entities(tracker):
-            if ent.get("entity") != "product":
-                continue
-            product = self._by_id.get(str(ent.get("product_id")))
-            if product is None:
-                value = str(ent.get("value", "")).lower()
-                product = next((p for p in self.catalog if p.title.lower() == value), None)
-            if product is not None and product not in found:
-                found.append(product)
-        if found:
-            return found
-        tokens = word_tokens(message_text(tracker))
-        if not tokens:
-            return []
-        token_set = set(tokens)
-        grams = joined_ngrams(tokens)
-        full, partial, category = [], [], []
-        for product in self.catalog:
-            title_tokens = word_tokens(product.title)
-            if title_tokens and (
-                all(t in token_set for t in title_tokens) or "".join(title_tokens) in grams
-            ):
-                full.append(product)
-            elif any(
-                len(t) >= 4 and t not in _GENERIC_WORDS and t in token_set for t in title_tokens
-            ):
-                partial.append(product)
-            elif (
-                getattr(product, "category", "") and set(word_tokens(product.category)) & token_set
-            ):
-                category.append(product)
-        return full or partial or category
-
-    @staticmethod
-    def _option_entities(tracker: Tracker) -> dict[str, set[str]]:
-        filters: dict[str, set[str]] = {}
-        for ent in latest_entities(tracker):
-            name = str(ent.get("entity", ""))
-            if name in NON_OPTION_ENTITIES or ent.get("value") in (None, ""):
-                continue
-            filters.setdefault(_option_key(name), set()).add(str(ent["value"]).lower())
-        return filters
-
-    @staticmethod
-    def _filters_for(
-        product: Any, entity_filters: dict[str, set[str]], text: str
-    ) -> dict[str, set[str]]:
-        """The option filters that apply to this product's options."""
-        names = {_option_key(k): k for v in product.variants for k in v.options}
-        filters = {names[k]: vals for k, vals in entity_filters.items() if k in names}
-        if entity_filters:
-            return filters
-        # No option entities: look for this product's own option values in the text.
-        tokens = word_tokens(text)
-        for variant in product.variants:
-            for key, value in variant.options.items():
-                val = str(value)
-                if (
-                    len(val) >= 2
-                    and not val.isdigit()
-                    and val.lower() not in _VAGUE_VALUES
-                    and contains_phrase(tokens, val)
-                ):
-                    filters.setdefault(key, set()).add(val.lower())
-        return filters
-
-    @staticmethod
-    def _matches(variant: Any, filters: dict[str, set[str]]) -> bool:
-        return all(str(variant.options.get(k, "")).lower() in vals for k, vals in filters.items())
-
-    # -- rendering
-
-    def _price(self, product: Any, variant: Any | None = None) -> float | None:
-        if variant is not None and variant.price is not None:
-            return variant.price
-        return product.price
-
-    def _product_text(
-        self,
-        product: Any,
-        variants: list[Any],
-        t: Texts,
-        filters: dict[str, set[str]] | None = None,
-    ) -> str:
-        def money(amount: float | None) -> str:
-            return format_money(amount, self.currency, t("price_on_request"))
-
-        if not product.variants:
-            stock = t("in_stock" if product.in_stock else "out_of_stock")
-            return t("product_simple", title=product.title, price=money(product.price), stock=stock)
-        prices = [p for p in (self._price(product, v) for v in product.variants) if p is not None]
-        price_range = (
-            money(min(prices))
-            if prices and min(prices) == max(prices)
-            else t("price_range", low=money(min(prices)), high=money(max(prices)))
-            if prices
-            else money(None)
-        )
-        lines = [
-            t(
-                "product_summary",
-                title=product.title,
-                count=len(product.variants),
-                price_range=price_range,
-            )
-        ]
-        if filters:
-            # The catalog's spelling ("XL"), not the lower-cased filter value.
-            wanted = " / ".join(
-                sorted({str(v.options[k]) for v in variants for k in filters if k in v.options})
-            )
-            lines.append(t("product_matching", count=len(variants), wanted=wanted))
-        # Available variants first: they are what the customer can buy.
-        ordered = sorted(variants, key=lambda v: not (v.available and product.in_stock))
-        for variant in ordered[:MAX_VARIANTS_IN_TEXT]:
-            stock = t("in_stock" if variant.available and product.in_stock else "out_of_stock")
-            lines.append(
-                t(
-                    "product_variant_line",
-                    title=product.title,
-                    options=describe_options(variant.options),
-                    price=money(self._price(product, variant)),
-                    stock=stock,
-                )
-            )
-        if len(variants) > MAX_VARIANTS_IN_TEXT:
-            lines.append(t("product_more", count=len(variants) - MAX_VARIANTS_IN_TEXT))
-        return "\n".join(lines)
-
-    def _no_variant_text(self, product: Any, filters: dict[str, set[str]], t: Texts) -> str:
-        wanted = " / ".join(sorted(v for vals in filters.values() for v in vals))
-        if len(filters) == 1:
-            option = next(iter(filters))
-            values = sorted(
-                {str(v.options.get(option)) for v in product.variants if option in v.options}
-            )
-            return t(
-                "product_no_variant",
-                title=product.title,
-                wanted=wanted,
-                option=option,
-                values=t("list_separator").join(values),
-            )
-        return t("product_no_variant_plain", title=product.title, wanted=wanted)
-
-    def _card(self, product: Any, variants: list[Any]) -> dict[str, Any]:
-        prices = [p for p in (self._price(product, v) for v in product.variants) if p is not None]
-        if not prices and product.price is not None:
-            prices = [product.price]
-        return {
-            "id": str(product.id),
-            "title": product.title,
-            "category": getattr(product, "category", "") or "",
-            "price_min": min(prices) if prices else None,
-            "price_max": max(prices) if prices else None,
-            "in_stock": bool(product.in_stock),
-            "variants": [
-                {
-                    "id": str(v.id),
-                    "options": dict(v.options),
-                    "price": self._price(product, v),
-                    "available": bool(v.available and product.in_stock),
-                }
-                for v in variants[:MAX_VARIANTS_IN_CARD]
-            ],
-        }
+    def _answer(
+        self, query: CatalogQuery, matches: list[Match], source: str, r: Renderer
+    ) -> Answer:
+        if source != "named" and len(matches) > 1:
+            # "the blue one": of the products shown, those that have what was asked for.
+            fitting = [m for m in matches if m.fits]
+            if fitting:
+                matches = fitting
+        if query.pick and len(matches) > 1:
+            matches = [_pick(matches, query.pick)]
+        answers = CatalogAnswers(r, self.vocab)
+        several = len(matches) > 1
+        if query.compare:
+            return answers.compare(matches, query)
+        if _asks_options(matches, query):
+            return answers.options(matches, query)
+        if _asks_attributes(matches, query, source):
+            return answers.attributes(matches, query)
+        if query.extreme:
+            return answers.extreme(matches, query, single=not several)
+        if source in ("words", "catalog") or query.named_by == "type":
+            return answers.listing(matches, query)  # a kind of product
+        if not several:
+            return answers.product(matches[0], query)
+        if _is_list(matches, query):
+            return answers.listing(matches, query)
+        return answers.several(matches)
 
 
-def _option_key(name: str) -> str:
-    """Entity names may use underscores where catalog option names have spaces."""
-    return name.replace("_", " ").strip().lower()
+def _pick(matches: list[Match], order: str) -> Match:
+    """ "The cheaper one": the product with the lowest (highest) price that matches."""
+
+    def price(m: Match) -> float:
+        best = m.best(order, in_stock=False)
+        if best is None or best.price is None:
+            return float("inf") if order == "asc" else float("-inf")
+        return best.price
+
+    return min(matches, key=price) if order == "asc" else max(matches, key=price)
+
+
+def _asks_options(matches: list[Match], query: CatalogQuery) -> bool:
+    """The question asks which values an option has ("what sizes"), not for one value."""
+    if not (query.option_mentions or query.all_options):
+        return False
+    for m in matches:
+        if m.product.variants:
+            if [n for n in asked_options(query, m.product) if n not in m.filters]:
+                return True
+        elif asked_attributes(query, m.product):
+            return True
+    return False
+
+
+def _asks_attributes(matches: list[Match], query: CatalogQuery, source: str) -> bool:
+    """ "Is it vegan?" about a product or two, not "vegan cleansers" (a list)."""
+    if not query.attribute_mentions or len(matches) > MAX_PRODUCTS:
+        return False
+    if query.has_price_bounds or query.extreme or query.sort:
+        return False
+    return source == "last" or (source == "named" and query.named_by != "type")
+
+
+def _is_list(matches: list[Match], query: CatalogQuery) -> bool:
+    """Many products, or several narrowed by price, stock, order or attribute words."""
+    return bool(
+        len(matches) > MAX_PRODUCTS
+        or query.has_price_bounds
+        or query.in_stock
+        or query.sort
+        or query.attribute_mentions
+    )
+
+
+def _asks_about_a_product(query: CatalogQuery) -> bool:
+    """ "What sizes does it come in?" with nothing shown yet: ask which product."""
+    return bool(
+        query.refers_back
+        or query.option_mentions
+        or query.all_options
+        or query.compare
+        or query.extreme
+        or query.sort
+        or query.ordinal is not None
+    )

@@ -18,7 +18,7 @@ from bot.actions.handoff import ActionHandoff
 from bot.actions.orders import ActionCancelOrder, ActionOrderStatus, ActionVerifyCustomer
 from bot.actions.products import ActionProductSearch
 from bot.actions.returns import ActionSubmitReturn, ValidateReturnForm
-from bot.messages import Catalogue
+from bot.messages.catalogue import Catalogue
 from bot.storage.orders import OrderBook
 
 
@@ -70,7 +70,7 @@ def build_executor(
     orders can't be looked up here. ``catalog`` is a list of products (``.id``, ``.title``,
     ``.category``, ``.price``, ``.variants``, ``.in_stock``), or a whole ``Store``, whose
     ``store.toml`` then supplies the texts and the currency. ``catalogue``: the texts
-    (bot/messages.py), in every language; ``handoff_text`` / ``contact_text`` (how to reach
+    (bot/messages/), in every language; ``handoff_text`` / ``contact_text`` (how to reach
     the store, said instead of the handoff text when there is no agent inbox) override
     its handoff and contact texts in the store's language.
     """

@@ -30,7 +30,7 @@ from bot.actions.tracker import entity, latest_entities, message_text, reset
 from bot.actions.verification import identify
 from bot.storage.orders import Customer, Order, OrderError, OrderItem
 
-# (title key in bot/messages.py, payload), as bot/actions/orders.py's cancel buttons.
+# (title key in bot/messages/, payload), as bot/actions/orders.py's cancel buttons.
 RETURN_CONFIRM_BUTTONS = [("button_yes_return", "/confirm_return"), ("button_no", "/deny_return")]
 
 

@@ -33,6 +33,8 @@ CUSTOMER_SLOTS = (
     "return_items",
     "return_reason",
     "cancel_reason",
+    "listed_orders",  # the ids of the orders last shown, as shown (bot/actions/order_status.py)
+    "order_question",  # an order question asked before verification, answered once verified
 )
 # Which slot remembers each identity detail a message may carry (entity -> slot), so name
 # and zip may arrive in different turns.
@@ -46,6 +48,7 @@ SLOT_NAMES = [
     "language",  # the reply's language (bot/nlu/language.py): the actions' texts are in it
     "last_products",
     "refund_method_id",  # optional: a gift card the customer chose for a return refund
+    "offered_order_list",  # the last reply offered to list the orders: a "yes" lists them
 ]
 ACTION_NAMES = [
     "action_verify_customer",

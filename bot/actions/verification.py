@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 
 from bot.actions.runner import IDENTITY_SLOTS
 from bot.actions.tracker import entity, reset
-from bot.messages import Texts
+from bot.messages.catalogue import Texts
 from bot.storage.orders import Customer, OrderBook
 
 

@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-# The languages the bot answers in (bot/messages.py has every text in each).
+# The languages the bot answers in (bot/messages/ has every text in each).
 SUPPORTED = ("en", "zh")
 DEFAULT = "en"
 

@@ -119,7 +119,9 @@ FOLLOW_UP_REF_RE = re.compile(
     re.I,
 )
 FOLLOW_UP_LEAD_ZH = re.compile(r"^\s*(?:(?:那么?|还有|另外|然后|那如果|如果是|再问一下)[，,\s]*)+")
-FOLLOW_UP_REF_ZH = re.compile(r"它们?|这个|那个|这款|那款|这些|那些|这种|那种|同样的|(?<=\S)呢[？?]?\s*$")
+FOLLOW_UP_REF_ZH = re.compile(
+    r"它们?|这个|那个|这款|那款|这些|那些|这种|那种|同样的|(?<=\S)呢[？?]?\s*$"
+)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.messages import Catalogue, Texts
+from bot.messages.catalogue import Catalogue, Texts
 from bot.nlu.sentiment import sentiment
 from bot.storage.reports import FAILED_ACTIONS
 from bot.turn.routes import handoff_buttons

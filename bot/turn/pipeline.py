@@ -4,7 +4,7 @@
 
 1. take the conversation's lock and load it (slots, recent history);
 2. tell the message's language (bot/nlu/language.py): the reply's fixed texts
-   come from the message catalogue in it (bot/messages.py), the words that
+   come from the message catalogue in it (bot/messages/), the words that
    decide a route are read with its rules (bot/nlu/phrases.py);
 3. read the message (bot/nlu/parser.py: intent model and entities);
 4. let the policy choose and run what answers it (bot/turn/policy.py: a
@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bot.messages import Texts
+from bot.messages.catalogue import Texts
 from bot.nlu.language import detect, reply_language
 from bot.storage.conversations import Conversation, TurnRecord
 from bot.turn import followups

@@ -16,6 +16,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from bot.actions.catalog_query import CatalogQuery, read_query
+from bot.actions.catalog_vocab import CatalogVocabulary
+from bot.actions.order_refs import about_orders, resolve_order
+from bot.actions.order_status import CHOICE_PAYLOAD, LIST_ORDERS_PAYLOAD
 from bot.actions.runner import IDENTITY_SLOTS
 from bot.nlu import phrases
 from bot.nlu.consent import Answer, classify
@@ -37,6 +41,8 @@ from bot.turn.routes import (
 )
 from bot.turn.services import Services
 
+# The order action's buttons: the list, and one order chosen ("show order <id>").
+SHOW_ORDER_PREFIX = CHOICE_PAYLOAD.split("{", 1)[0]
 # Intents that ask for an action outright: never read as a follow-up.
 ACTION_INTENTS = ORDER_STATUS_INTENTS | CANCEL_INTENTS | RETURN_INTENTS | HANDOFF_INTENTS
 
@@ -48,6 +54,7 @@ class Policy:
         self.s = services
         self.flows = flows
         self.knowledge = knowledge
+        self._vocab: tuple[Any, CatalogVocabulary] | None = None  # (store, its words)
 
     async def decide(self, turn: Turn) -> AsyncIterator[dict[str, Any]]:
         """Choose and run what answers this message."""
@@ -109,6 +116,10 @@ class Policy:
         ):
             await self.flows.run(turn, "action_handoff")
             return
+        offered_list = slots.pop("offered_order_list", False)
+        if self._asks_for_order_list(turn, payload, offered_list, answer):
+            await self.flows.start(turn, "action_order_status")
+            return
         if payload in ALL_CONFIRM_PAYLOADS:
             # A button of a question no longer pending (answered, lapsed): change nothing.
             clear_pending(slots)
@@ -120,6 +131,16 @@ class Policy:
                 await self.flows.resume(turn, pending)
                 return
         if slots.get("active_loop") == "return_form" and slots.get("verified_customer_id"):
+            if slots.get("requested_slot") in (None, "order_id") and not turn.entity("order_id"):
+                chosen = resolve_order(turn.text, slots, self.s.order_book)
+                if chosen:  # "the first one" of the orders just listed
+                    turn.parse.setdefault("entities", []).append(
+                        {"entity": "order_id", "value": chosen}
+                    )
+                elif about_orders(turn.text, slots, self.s.order_book):
+                    # "which orders do I have?": the list, and the form keeps waiting.
+                    await self.flows.run(turn, "action_order_status")
+                    return
             if no and not slots.get("requested_slot") == "return_reason":
                 clear_pending(slots)
                 turn.action = "action_deactivate_loop"
@@ -138,6 +159,10 @@ class Policy:
             offer = self.knowledge.action_offer(turn, intent) if confident else None
             async for event in self.knowledge.answer(turn, False, policy, offer):
                 yield event
+        elif not (confident and intent in CANCEL_INTENTS | RETURN_INTENTS) and about_orders(
+            turn.text, slots, self.s.order_book
+        ):
+            await self.flows.start(turn, "action_order_status")
         elif follow := await self._follow_up(turn, intent, confident):
             kind, decided = follow
             if kind == "knowledge":
@@ -160,13 +185,18 @@ class Policy:
             confident and intent not in ("affirm", "deny", "oos")
         ):
             await self.flows.start(turn, "action_order_status")
-        elif confident and intent in PRODUCT_INTENTS or mentions_product(turn):
+        elif (
+            confident
+            and intent in PRODUCT_INTENTS
+            or mentions_product(turn)
+            or self._reads_catalog(turn)
+        ):
             # Named no product: when the store's pages or FAQ match better than any
             # product, they answer, or ask which entry was meant ("do you have gift
             # cards?" is the payments page's, not an empty catalog search).
             decided = (
                 None
-                if mentions_product(turn)
+                if mentions_product(turn) or self._reads_catalog(turn)
                 else await self.knowledge.store_answer(turn, at_least="clarify")
             )
             if decided:
@@ -177,6 +207,35 @@ class Policy:
         else:
             async for event in self.knowledge.answer(turn, out_of_scope=intent == "oos"):
                 yield event
+
+    def _catalog_query(self, turn: Turn) -> CatalogQuery:
+        """The message read as a catalog question, with the store's own vocabulary."""
+        store = self.s.store
+        if self._vocab is None or self._vocab[0] is not store:
+            self._vocab = (store, CatalogVocabulary(list(store.products)))
+        return read_query(
+            turn.text,
+            turn.parse.get("entities", []),
+            self._vocab[1],
+            turn.slots.get("last_products"),
+        )
+
+    def _reads_catalog(self, turn: Turn) -> bool:
+        """The message names products of the catalog (a title, a kind of product), or
+        filters the whole catalog ("anything under $30?", "your cheapest thing")."""
+        if not getattr(self.s.store, "products", None):
+            return False
+        query = self._catalog_query(turn)
+        filters = query.has_price_bounds or query.extreme or query.sort or query.in_stock
+        return bool(query.named) or bool(query.catalog_wide and filters)
+
+    @staticmethod
+    def _asks_for_order_list(turn: Turn, payload: str, offered: bool, answer: Answer) -> bool:
+        """The order list's button, a chosen order's button, or a yes to the offer to
+        list the orders (bot/actions/order_status.py makes the offer)."""
+        if payload == LIST_ORDERS_PAYLOAD or payload.startswith(SHOW_ORDER_PREFIX):
+            return True
+        return offered and answer is Answer.YES
 
     async def _follow_up(
         self, turn: Turn, intent: str, confident: bool
@@ -190,9 +249,16 @@ class Policy:
         """
         if confident and intent in ACTION_INTENTS or turn.entity("order_id"):
             return None
-        if mentions_product(turn) or phrases.follow_up(turn.text, turn.rules) is None:
+        if mentions_product(turn):
             return None
         kind = (turn.slots.get(followups.TOPIC_SLOT) or {}).get("kind")
+        reads_back = phrases.follow_up(turn.text, turn.rules) is not None
+        if kind == "product" and not reads_back:
+            # "is the blue one in stock?", "the cheaper one?": the catalog's own words.
+            query = self._catalog_query(turn)
+            reads_back = query.is_follow_up() and not query.named
+        if not reads_back:
+            return None
         if kind == "knowledge":
             hits, decision = await self.knowledge.decide(turn)
             if turn.standalone and decision != "abstain":

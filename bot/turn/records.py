@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.messages import Texts
+from bot.messages.catalogue import Texts
 from bot.nlu import phrases
 from bot.storage.conversations import Conversation, TurnRecord
 

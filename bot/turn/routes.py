@@ -3,7 +3,7 @@ the actions that verify a customer, and what the return form asks."""
 
 from __future__ import annotations
 
-from bot.messages import Texts
+from bot.messages.catalogue import Texts
 
 # Intents that start a business action. Bitext names where Bitext has one.
 ORDER_STATUS_INTENTS = {"track_order", "order_status"}
@@ -20,7 +20,7 @@ RETURN_SLOTS = ("order_id", "return_items", "return_reason")
 
 # The words that decide a route whatever the intent model says (asking for a person,
 # a question about the rules, a "no", a cancellation reason) are bot/nlu/phrases.py's, per
-# language. Every text the customer reads is bot/messages.py's, in their language.
+# language. Every text the customer reads is bot/messages/'s, in their language.
 
 # The button offered beside a policy answer; its payload is sent as the
 # customer's next message and starts the action. Its title is a catalogue key; the

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot.actions.runner import ActionRunner
 from bot.answers.admission import GenerationGate
 from bot.config import Config
-from bot.messages import Catalogue
+from bot.messages.catalogue import Catalogue
 from bot.storage.conversations import ConversationStore
 from knowledge_base.calibration import Calibration, conservative
 

@@ -1,0 +1,2 @@
+"""The message catalogue: every fixed text a customer reads, per language
+(``catalogue.py``; the texts in ``en.py`` and ``zh.py``)."""
