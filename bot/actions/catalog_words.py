@@ -93,7 +93,8 @@ ENGLISH = QueryWords(
     ),
     stock=_re(
         r"\b(?:in[ -]stock|available|availability|have (?:any|one|some) left|any left"
-        r"|sold out|out of stock|back in stock|can i (?:buy|order|get) (?:it|one|them))\b"
+        r"|sold out|out of stock|back in stock|can i (?:buy|order|get) (?:it|one|them)"
+        r"|(?:can|could) (?:i )?(?:buy|order|get) (?:right )?now|right now)\b"
     ),
     cheapest=_re(
         r"\b(?:cheapest|least expensive|lowest[- ]price[ds]?|lowest cost|most affordable"

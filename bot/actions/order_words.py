@@ -65,7 +65,9 @@ EN = OrderWords(
         re.I,
     ),
     tracking=re.compile(r"\btrack(?:ing|ed)?\b|\bshipment\b|\bcarrier\b|\bparcel\b", re.I),
-    recent=re.compile(r"\b(?:most recent|latest|newest|recent|last placed)\b", re.I),
+    recent=re.compile(
+        r"\b(?:most recent(?:ly)?|latest|newest|recent(?:ly)?|last placed|last ordered)\b", re.I
+    ),
     current=re.compile(
         r"\b(?:it|its|it's|that order|this order|the order|that one|this one)\b", re.I
     ),

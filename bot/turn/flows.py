@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+from bot.actions.order_refs import resolve_order
 from bot.actions.runner import CUSTOMER_SLOTS, ActionError, apply_events, tracker_state
 from bot.nlu import phrases
 from bot.nlu.consent import Answer
@@ -54,12 +55,13 @@ class Flows:
         """Begin a business flow; verification comes first for order actions."""
         slots = turn.slots
         clear_pending(slots)
-        if turn.entity("order_id"):
-            slots["order_id"] = turn.entity("order_id")
+        chosen = turn.entity("order_id") or resolve_order(turn.text, slots, self.s.order_book)
+        if chosen:  # an order id, or "the pending one" of the customer's own orders
+            slots["order_id"] = chosen
         if action == "return_form":
             slots["active_loop"] = "return_form"
             for name in RETURN_SLOTS:
-                if name != "order_id" or not turn.entity("order_id"):
+                if name != "order_id" or not chosen:
                     slots[name] = None
             if not slots.get("verified_customer_id"):
                 slots["pending_action"] = "return_form"

@@ -96,6 +96,15 @@ class Policy:
             pending = slots.get("pending_action")
             if slots.get("verified_customer_id") and pending:
                 await self.flows.resume(turn, pending)
+            elif slots.get("verified_customer_id") and (
+                turn.entity("order_id")
+                or confident
+                and intent in ORDER_STATUS_INTENTS
+                or about_orders(turn.text, slots, self.s.order_book)
+            ):
+                # Who they are and what they want in one message: "I'm Yara Li, zip
+                # 10126. What's the status of #W3400144?"
+                await self.flows.run(turn, "action_order_status")
             return
 
         # A question we asked last turn gets its answer first: the change question
@@ -159,10 +168,16 @@ class Policy:
             offer = self.knowledge.action_offer(turn, intent) if confident else None
             async for event in self.knowledge.answer(turn, False, policy, offer):
                 yield event
-        elif not (confident and intent in CANCEL_INTENTS | RETURN_INTENTS) and about_orders(
-            turn.text, slots, self.s.order_book
-        ):
-            await self.flows.start(turn, "action_order_status")
+        elif about_orders(turn.text, slots, self.s.order_book):
+            # About the verified customer's own orders: "which one was delivered?", or
+            # a change to one of them ("cancel the pending one").
+            if intent in CANCEL_INTENTS:
+                self.flows.set_cancel_reason(turn)
+                await self.flows.start(turn, "action_cancel_order")
+            elif intent in RETURN_INTENTS:
+                await self.flows.start(turn, "return_form")
+            else:
+                await self.flows.start(turn, "action_order_status")
         elif follow := await self._follow_up(turn, intent, confident):
             kind, decided = follow
             if kind == "knowledge":
@@ -191,14 +206,16 @@ class Policy:
             or mentions_product(turn)
             or self._reads_catalog(turn)
         ):
-            # Named no product: when the store's pages or FAQ match better than any
-            # product, they answer, or ask which entry was meant ("do you have gift
-            # cards?" is the payments page's, not an empty catalog search).
-            decided = (
-                None
-                if mentions_product(turn) or self._reads_catalog(turn)
-                else await self.knowledge.store_answer(turn, at_least="clarify")
-            )
+            # Not an NLU product match: when the store's pages or FAQ match better than
+            # any product, they answer ("is the warranty on sofa frames?" names a kind of
+            # product but is the warranty page's), or, for a product intent naming no
+            # product at all, ask which entry was meant ("do you have gift cards?" is the
+            # payments page's, not an empty catalog search).
+            decided = None
+            if not mentions_product(turn):
+                named = self._reads_catalog(turn)
+                at_least = "answer" if named else "clarify"
+                decided = await self.knowledge.store_answer(turn, at_least=at_least)
             if decided:
                 async for event in self.knowledge.answer(turn, False, decided):
                     yield event
