@@ -18,7 +18,9 @@ The store's ``language`` chooses the sentence encoder
 (``knowledge_base.embeddings.encoder_name_for``: MiniLM for English, the
 multilingual e5 otherwise), which embeds both the index and the intent model,
 and the lexical analyzer (Chinese word segmentation for ``zh``); the manifest
-records both, and a change of either rebuilds.
+records both, and a change of either rebuilds. A Chinese store's intent model
+also trains on the shipped Chinese examples (``training.intent_data``), whose
+hashes are in its fingerprint; an English store's training data is unchanged.
 """
 
 from __future__ import annotations
@@ -73,10 +75,15 @@ class Artifacts:
 
 
 def _language_data(language: str) -> list[Path]:
-    """Shipped data a store in ``language`` is calibrated on, beyond the English files."""
+    """Shipped data a store in ``language`` is calibrated and trained on, beyond the
+    English files (Chinese: ``zh/oos.csv`` for calibration; it and ``zh/intents.csv``
+    for the intent model); in the build's fingerprint, so a change of one rebuilds."""
     from knowledge_base.index import lexical_language
+    from training.intent_data import language_training_files
 
-    return sorted((SHIPPED_DATA / "zh").glob("*.csv")) if lexical_language(language) == "zh" else []
+    if lexical_language(language) != "zh":
+        return []
+    return sorted(set((SHIPPED_DATA / "zh").glob("*.csv")) | set(language_training_files(language)))
 
 
 def _input_fingerprint(store: Store, encoder_name: str) -> dict[str, Any]:
@@ -193,7 +200,9 @@ def _build_into(
             print(f"warning: {warning}", flush=True)
 
     intents_csv = store.path / "intents.csv"
-    texts, labels = builtin_training_data(intents_csv if intents_csv.exists() else None)
+    texts, labels = builtin_training_data(
+        intents_csv if intents_csv.exists() else None, language=language
+    )
     if progress:
         print(
             f"Training the intent model on {len(texts)} examples, {len(set(labels))} intents ...",

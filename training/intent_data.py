@@ -1,9 +1,10 @@
 """The intent model's training data: the shipped CSVs and a store's ``intents.csv``.
 
 ``read_intents_csv`` reads one ``text,intent`` file; ``builtin_training_data``
-joins the data the product ships (Bitext, small talk, ``oos``) with a store's
-own rows; ``intent_rows`` accepts rows in any of the forms ``evaluate_intents``
-takes.
+joins the data the product ships (Bitext, small talk, ``oos``; for a store in
+Chinese also the hand-written Chinese examples, ``language_training_files``) with
+a store's own rows; ``intent_rows`` accepts rows in any of the forms
+``evaluate_intents`` takes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,19 @@ from typing import Any
 # Data the product ships (see knowledge_base/data/NOTICE.md and scripts/make_intent_data.py).
 BUILTIN_DATA_DIR = Path(__file__).resolve().parents[1] / "knowledge_base" / "data"
 BUILTIN_FILES = ("bitext_intents.csv", "smalltalk.csv", "oos.csv")
+# What a store in another language trains on besides the English files, by lexical
+# language (knowledge_base.index.lexical_language): the Chinese examples of the
+# routed and store-question intents and the Chinese off-topic questions (also the
+# answer calibration's negatives), written for shopbot (zh/README.md).
+LANGUAGE_FILES = {"zh": ("zh/intents.csv", "zh/oos.csv")}
+
+
+def language_training_files(language: str | None) -> list[Path]:
+    """The shipped intent data a store in ``language`` trains on beyond the English
+    files (none for English: an English store's training data is the same as ever)."""
+    from knowledge_base.index import lexical_language
+
+    return [BUILTIN_DATA_DIR / name for name in LANGUAGE_FILES.get(lexical_language(language), ())]
 
 
 def read_intents_csv(path: str | Path) -> list[tuple[str, str]]:
@@ -46,15 +60,20 @@ def read_intents_csv(path: str | Path) -> list[tuple[str, str]]:
     return rows
 
 
-def builtin_training_data(store_intents_csv: Path | None = None) -> tuple[list[str], list[str]]:
-    """Texts and labels: shipped Bitext + small talk + ``oos`` data, plus the store's rows.
+def builtin_training_data(
+    store_intents_csv: Path | None = None, language: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Texts and labels: shipped Bitext + small talk + ``oos`` data, the shipped data
+    of the store's ``language`` (Chinese: ``zh/intents.csv``), plus the store's rows.
 
     A store's ``intents.csv`` *adds* examples: rows naming a built-in intent add to
     it, rows naming a new intent create it.
     """
     rows: list[tuple[str, str]] = []
-    for name in BUILTIN_FILES:
-        rows.extend(read_intents_csv(BUILTIN_DATA_DIR / name))
+    for path in [BUILTIN_DATA_DIR / name for name in BUILTIN_FILES]:
+        rows.extend(read_intents_csv(path))
+    for path in language_training_files(language):
+        rows.extend(read_intents_csv(path))
     if store_intents_csv is not None:
         rows.extend(read_intents_csv(store_intents_csv))
     return [t for t, _ in rows], [i for _, i in rows]
