@@ -178,15 +178,6 @@ class Policy:
                 await self.flows.start(turn, "return_form")
             else:
                 await self.flows.start(turn, "action_order_status")
-        elif follow := await self._follow_up(turn, intent, confident):
-            kind, decided = follow
-            if kind == "knowledge":
-                async for event in self.knowledge.answer(turn, False, decided):
-                    yield event
-            elif kind == "product":
-                await self.flows.run(turn, "action_product_search")
-            else:
-                await self.flows.start(turn, "action_order_status")
         elif confident and intent in ORDER_STATUS_INTENTS:
             await self.flows.start(turn, "action_order_status")
         elif confident and intent in CANCEL_INTENTS:
@@ -196,6 +187,16 @@ class Policy:
             await self.flows.start(turn, "return_form")
         elif talk := self._small_talk_intent(turn, intent, confident):
             self._small_talk(turn, talk)
+        # After small talk: "that's great, thanks!" after a product list is thanks.
+        elif follow := await self._follow_up(turn, intent, confident):
+            kind, decided = follow
+            if kind == "knowledge":
+                async for event in self.knowledge.answer(turn, False, decided):
+                    yield event
+            elif kind == "product":
+                await self.flows.run(turn, "action_product_search")
+            else:
+                await self.flows.start(turn, "action_order_status")
         elif turn.entity("order_id") and not (
             confident and intent not in ("affirm", "deny", "oos")
         ):
