@@ -130,3 +130,11 @@ def test_the_chat_debug_line_shows_what_a_follow_up_was_read_as(capsys) -> None:
     out = capsys.readouterr().out
     assert "follow-up on knowledge 'How long does shipping take?'" in out
     assert "'how much does shipping cost?'" in out
+
+
+async def test_the_topic_kept_in_the_stored_slots_is_redacted(demo_bot) -> None:
+    sender = _sender()
+    await demo_bot.handle(sender, "call me on +1 415 555 0134: how long does shipping take?")
+    topic = demo_bot.conversations.load_conversation(sender).slots.get("topic") or {}
+    assert topic.get("kind") == "knowledge"
+    assert "555 0134" not in str(topic) and "shipping" in topic["question"]

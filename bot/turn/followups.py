@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from bot.nlu import phrases
+from bot.storage.privacy import redact
 from bot.turn.records import Turn
 from knowledge_base import chinese
 
@@ -122,7 +123,8 @@ def remember(turn: Turn) -> None:
             "kind": "knowledge",
             "id": source.get("id"),
             "title": source.get("title", ""),
-            "question": turn.standalone or turn.text,
+            # Kept in the conversation's slots, which are stored: redacted like the log.
+            "question": redact(turn.standalone or turn.text),
         }
     elif action in PRODUCT_ACTIONS:
         slots[TOPIC_SLOT] = {"kind": "product"}
