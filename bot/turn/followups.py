@@ -48,12 +48,8 @@ _REF_ZH = re.compile(r"它们?|这个|那个|这款|那款|这些|那些|这种|
 _TRAILING_NE = re.compile(r"呢\s*([？?]?)\s*$")
 
 
-def _is_chinese(text: str) -> bool:
-    return chinese.has_chinese(text)
-
-
 def _words(text: str) -> list[str]:
-    if _is_chinese(text):
+    if chinese.has_chinese(text):
         return [w for w in chinese.words(text) if w.strip()]
     return re.findall(r"[a-z0-9][a-z0-9'-]*", text.lower())
 
@@ -62,7 +58,7 @@ def topic_phrase(question: str, title: str, current: str) -> str:
     """The subject of the last answer, in the customer's words: the content words of
     the question it answered that its entry's title also uses (else all of the
     question's content words), less those the new message already says."""
-    language = "zh" if _is_chinese(question) else "en"
+    language = "zh" if chinese.has_chinese(question) else "en"
     stop = QUESTION_WORDS[language]
     asked = [w for w in dict.fromkeys(_words(question)) if w not in stop and len(w) > 1]
     in_title = set(_words(title))
@@ -77,7 +73,7 @@ def rewrite(rest: str, refers: bool, topic: str) -> str:
     or added to it."""
     if not topic:
         return rest
-    if _is_chinese(rest) or _is_chinese(topic):
+    if chinese.has_chinese(rest) or chinese.has_chinese(topic):
         if refers and _REF_ZH.search(rest):
             return _REF_ZH.sub(topic, rest, count=1)
         return topic + _TRAILING_NE.sub(r"\1", rest)
@@ -100,12 +96,6 @@ def standalone(turn: Turn) -> str | None:
     phrase = topic_phrase(str(topic.get("question", "")), str(topic.get("title", "")), rest)
     out = rewrite(rest, refers, phrase)
     return out if out.strip() and out.strip() != turn.text.strip() else None
-
-
-def follows_up(turn: Turn, kind: str) -> bool:
-    """The message is a follow-up and the conversation's topic is of ``kind``."""
-    topic = turn.slots.get(TOPIC_SLOT) or {}
-    return topic.get("kind") == kind and phrases.follow_up(turn.text, turn.rules) is not None
 
 
 KNOWLEDGE_ACTIONS = {"action_answer", "action_answer_curated"}

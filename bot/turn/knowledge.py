@@ -97,6 +97,11 @@ class KnowledgeAnswers:
         the rewrite is used, and remembered on the turn, only when the calibration is
         surer of it than of the message alone.
         """
+        if turn.decided is None:
+            turn.decided = await self._decide(turn)
+        return turn.decided
+
+    async def _decide(self, turn: Turn) -> tuple[list[Any], str]:
         composes = self.s.composes()
         hits = await asyncio.to_thread(self.s.index.search, turn.text, SEARCH_DEPTH)
         # The store's own calibration (knowledge_base/calibration.py) decides.

@@ -227,16 +227,20 @@ class Policy:
                 yield event
 
     def _catalog_query(self, turn: Turn) -> CatalogQuery:
-        """The message read as a catalog question, with the store's own vocabulary."""
+        """The message read as a catalog question, with the store's own vocabulary
+        (once per turn)."""
+        if turn.catalog_query is not None:
+            return turn.catalog_query
         store = self.s.store
         if self._vocab is None or self._vocab[0] is not store:
             self._vocab = (store, CatalogVocabulary(list(store.products)))
-        return read_query(
+        turn.catalog_query = read_query(
             turn.text,
             turn.parse.get("entities", []),
             self._vocab[1],
             turn.slots.get("last_products"),
         )
+        return turn.catalog_query
 
     def _reads_catalog(self, turn: Turn) -> bool:
         """The message names products of the catalog (a title, a kind of product), or

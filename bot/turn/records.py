@@ -82,6 +82,10 @@ class Turn:
     # (bot/turn/followups.py), and the conversation topic that made it.
     standalone: str | None = None
     followup_topic: dict[str, Any] | None = None
+    # Read once per turn, whichever route asks first: the knowledge hits with the
+    # calibration's decision (bot/turn/knowledge.py), the catalog question (policy.py).
+    decided: tuple[list[Any], str] | None = None
+    catalog_query: Any = None
 
     @property
     def slots(self) -> dict[str, Any]:
