@@ -13,10 +13,17 @@ information (bot/turn/pipeline.py), so the customer never waits for nothing.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+# Waiting for a slot: none at all when one is free, up to the queue timeout (5-30 s).
+QUEUE_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)
 
 
 class GenerationGate:
@@ -33,6 +40,14 @@ class GenerationGate:
         self.admitted = 0
         self.rejected_full = 0
         self.rejected_timeout = 0
+        # Seconds each admitted request waited for its slot (0 when one was free). Not
+        # registered anywhere: GateCollector exposes it on each app's registry.
+        self.queue_wait = Histogram(
+            "shopbot_generation_queue_wait_seconds",
+            "Seconds an admitted generation waited in the queue for a slot (0 when one was free).",
+            buckets=QUEUE_WAIT_BUCKETS,
+            registry=None,
+        )
 
     @classmethod
     def from_config(cls, config: Any) -> GenerationGate:
@@ -61,6 +76,7 @@ class GenerationGate:
         if self.active < self.concurrency and not self.waiting:
             self.active += 1
             self.admitted += 1
+            self.queue_wait.observe(0.0)
             return True
         if self.waiting >= self.queue_size:
             self.rejected_full += 1
@@ -68,6 +84,7 @@ class GenerationGate:
         assert self._loop is not None
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append(waiter)
+        queued_at = time.monotonic()
         try:
             # asyncio.wait never cancels the future, so a slot handed over at the
             # very moment the timeout fires is seen below and not lost.
@@ -80,6 +97,7 @@ class GenerationGate:
             raise
         if waiter.done() and not waiter.cancelled():
             self.admitted += 1
+            self.queue_wait.observe(time.monotonic() - queued_at)
             return True
         waiter.cancel()
         self.rejected_timeout += 1
@@ -115,17 +133,55 @@ class GenerationGate:
         }
 
     def prometheus(self) -> str:
-        """The counters in Prometheus text format (appended to ``GET /metrics``)."""
-        stats = self.stats()
-        lines = [
-            "# TYPE shopbot_generation_active gauge",
-            f"shopbot_generation_active {stats['active']}",
-            "# TYPE shopbot_generation_waiting gauge",
-            f"shopbot_generation_waiting {stats['waiting']}",
-            "# TYPE shopbot_generation_admitted_total counter",
-            f"shopbot_generation_admitted_total {stats['admitted']}",
-            "# TYPE shopbot_generation_busy_total counter",
-            f'shopbot_generation_busy_total{{reason="queue_full"}} {stats["rejected_full"]}',
-            f'shopbot_generation_busy_total{{reason="timeout"}} {stats["rejected_timeout"]}',
-        ]
-        return "\n".join(lines) + "\n"
+        """This gate's metrics alone in Prometheus text format (the chat server and
+        ``shopbot serve-llm`` register a :class:`GateCollector` on their own registry)."""
+        registry = CollectorRegistry(auto_describe=True)
+        registry.register(GateCollector(lambda: self))
+        return generate_latest(registry).decode()
+
+
+class GateCollector:
+    """A prometheus_client collector reading a :class:`GenerationGate` at scrape time.
+
+    ``source`` returns the gate (or None): a bot's gate may be replaced after the
+    app's registry is made, so it is looked up on every scrape, not held.
+    """
+
+    def __init__(self, source: Callable[[], GenerationGate | None]) -> None:
+        self.source = source
+
+    def describe(self) -> list[Metric]:
+        """The metric names, so a registry refuses a second collector that reuses them."""
+        return list(self._families(GenerationGate()))
+
+    def collect(self) -> Iterator[Metric]:
+        """The gate's gauges, counters and queue-wait histogram (nothing without a gate)."""
+        gate = self.source()
+        if gate is not None:
+            yield from self._families(gate)
+
+    @staticmethod
+    def _families(gate: GenerationGate) -> Iterator[Metric]:
+        stats = gate.stats()
+        yield GaugeMetricFamily(
+            "shopbot_generation_active", "Generations running now.", value=stats["active"]
+        )
+        yield GaugeMetricFamily(
+            "shopbot_generation_waiting",
+            "Generations queued for a slot now.",
+            value=stats["waiting"],
+        )
+        yield CounterMetricFamily(
+            "shopbot_generation_admitted_total",
+            "Generations admitted to a slot.",
+            value=stats["admitted"],
+        )
+        busy = CounterMetricFamily(
+            "shopbot_generation_busy_total",
+            "Generations refused with a busy reply, by reason (queue_full, timeout).",
+            labels=["reason"],
+        )
+        busy.add_metric(["queue_full"], stats["rejected_full"])
+        busy.add_metric(["timeout"], stats["rejected_timeout"])
+        yield busy
+        yield from gate.queue_wait.collect()

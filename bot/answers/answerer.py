@@ -40,19 +40,22 @@ says the *model's* reply passed the checks (False together with
 ``fallback`` means the model was caught inventing something);
 ``ungrounded`` lists the invented numbers, ``problems`` all reasons,
 ``model_text`` the model's reply as far as it got (for logs and fine-tuning),
-``unsure`` says the answer admits not knowing (a cue to offer a handoff), and
+``unsure`` says the answer admits not knowing (a cue to offer a handoff),
 ``truncated`` says the answer is the shown start of a reply whose later part
-was refused (then ``grounded`` is False and ``fallback`` False).
+was refused (then ``grounded`` is False and ``fallback`` False), and
+``generation``, when the model was asked, its ``{"seconds", "tokens"}`` (tokens
+None where the model's tokenizer is not in this process) for ``/metrics``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from bot.answers.checks import is_security_problem, is_supported, sentence_problems
-from bot.answers.generation import Generator, stream_in_thread
+from bot.answers.generation import Generator, count_tokens, stream_in_thread
 from bot.answers.grounding import extractive_answer, is_unsure, source_texts
 from bot.answers.instructions import split_instructions
 from bot.answers.numbers import ungrounded_numbers
@@ -141,6 +144,7 @@ class KnowledgeAnswerer:
             prompt_version=self.prompt_version,
         )
         system_prompt = messages[0]["content"]
+        started = time.perf_counter()
         pieces = stream_in_thread(
             self.generator, messages, self.max_new_tokens, self.temperature, "shopbot-answer"
         )
@@ -196,6 +200,11 @@ class KnowledgeAnswerer:
             await pieces.aclose()
 
         final["model_text"] = model_text
+        # For the tokens-per-second metric (bot/web/metrics.py): prompt processing included.
+        final["generation"] = {
+            "seconds": time.perf_counter() - started,
+            "tokens": count_tokens(self.generator, model_text) if model_text else 0,
+        }
         whole = {"customer_text": customer_text, "system_prompt": system_prompt}
         if error is not None:
             log.warning(

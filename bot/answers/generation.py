@@ -34,7 +34,7 @@ from bot.answers.models import DEFAULT_MODEL, ModelLoadError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ExtractiveOnly", "Generator", "load_generator", "stream_in_thread"]
+__all__ = ["ExtractiveOnly", "Generator", "count_tokens", "load_generator", "stream_in_thread"]
 
 
 @runtime_checkable
@@ -66,6 +66,18 @@ class ExtractiveOnly:
     ) -> Iterator[str]:
         """Yield nothing."""
         return iter(())
+
+
+def count_tokens(generator: Any, text: str) -> int | None:
+    """Tokens in ``text`` by the generator's own tokenizer; None when it has none here
+    (an OpenAI-compatible endpoint counts its tokens itself)."""
+    tokenizer = getattr(generator, "tokenizer", None)  # transformers
+    if tokenizer is not None:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    llm = getattr(generator, "llm", None)  # llama-cpp
+    if llm is not None and hasattr(llm, "tokenize"):
+        return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    return None
 
 
 # --------------------------------------------------------------------------- async

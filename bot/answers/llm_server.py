@@ -8,7 +8,8 @@ priority on the same host) or on another host.
 
 Routes: ``POST /v1/chat/completions`` (``stream`` true: server-sent events of
 ``chat.completion.chunk`` objects ending with ``data: [DONE]``; false: one
-``chat.completion`` with ``usage``), ``GET /v1/models``, ``GET /health``.
+``chat.completion`` with ``usage``), ``GET /v1/models``, ``GET /health``,
+``GET /metrics`` (Prometheus: the queue, outcomes, tokens per second, the process).
 One generation runs at a time (a CPU model gains nothing from two); at most
 ``max_queue`` requests wait, for at most ``queue_timeout`` seconds, and the
 rest get 503 with ``Retry-After`` at once, so callers never pile up behind a
@@ -26,9 +27,18 @@ from contextlib import aclosing
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
-from bot.answers.admission import GenerationGate
-from bot.answers.generation import stream_in_thread
+from bot.answers.admission import GateCollector, GenerationGate
+from bot.answers.generation import count_tokens, stream_in_thread
 from bot.limits import DEFAULT_MAX_JSON_DEPTH, JSONLimitError, loads_limited
 
 log = logging.getLogger("shopbot.llm_server")
@@ -39,6 +49,8 @@ MAX_JSON_DEPTH = DEFAULT_MAX_JSON_DEPTH  # a chat-completions body nests 4 deep
 DEFAULT_MAX_TOKENS = 256
 ROLES = {"system", "user", "assistant"}
 ENGINE_KEY: web.AppKey[Any] = web.AppKey("engine", object)
+# As the chat server's shopbot_generation_tokens_per_second (bot/web/metrics.py).
+TOKENS_PER_SECOND_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 500, 1000)
 
 
 class BadRequest(Exception):
@@ -135,16 +147,35 @@ class Engine:
         self.completed = 0
         self.cancelled = 0
         self.failed = 0
+        # This engine's own registry (tests start several engines in one process).
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(GateCollector(lambda: self.gate))
+        self.outcomes = Counter(
+            "shopbot_llm_generations",
+            "Admitted generations by outcome (completed, cancelled, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in ("completed", "cancelled", "failed"):
+            self.outcomes.labels(outcome=outcome)  # shown at 0 before the first one
+        self.tokens_per_second = Histogram(
+            "shopbot_generation_tokens_per_second",
+            "Completion tokens per second of each completed generation, prompt processing included.",
+            buckets=TOKENS_PER_SECOND_BUCKETS,
+            registry=self.registry,
+        )
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+
+    def count(self, outcome: str) -> None:
+        """One more completed, cancelled or failed generation (``/health`` and ``/metrics``)."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        self.outcomes.labels(outcome=outcome).inc()
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by the model's tokenizer (words if it has none)."""
-        tokenizer = getattr(self.generator, "tokenizer", None)  # transformers
-        if tokenizer is not None:
-            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-        llm = getattr(self.generator, "llm", None)  # llama-cpp
-        if llm is not None and hasattr(llm, "tokenize"):
-            return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-        return len(text.split())
+        counted = count_tokens(self.generator, text)
+        return len(text.split()) if counted is None else counted
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         """Tokens of the rendered prompt (via the chat template when there is one)."""
@@ -170,7 +201,7 @@ class Engine:
         try:
             async for item in pieces:
                 if gone():
-                    self.cancelled += 1
+                    self.count("cancelled")
                     log.info("client went away: generation stopped")
                     return
                 yield item
@@ -234,9 +265,10 @@ async def _generate(
         return transport is None or transport.is_closing()
 
     if gone():  # left while waiting in the queue: do not spend a prefill on nobody
-        engine.cancelled += 1
+        engine.count("cancelled")
         return web.Response(status=499)
     parts: list[str] = []
+    started = time.perf_counter()
     response: web.StreamResponse | None = None
     try:
         if req["stream"]:
@@ -252,11 +284,11 @@ async def _generate(
                 if response is not None:
                     await response.write(_chunk(cid, created, model, {"content": piece}, None))
     except ConnectionResetError:
-        engine.cancelled += 1
+        engine.count("cancelled")
         log.info("client went away: generation stopped")
         return response or web.Response(status=499)
     except Exception as exc:
-        engine.failed += 1
+        engine.count("failed")
         log.exception("generation failed")
         message = f"generation failed: {type(exc).__name__}: {exc}"
         if response is None:
@@ -269,6 +301,9 @@ async def _generate(
         return response or web.Response(status=499)
     text = "".join(parts)
     completion_tokens = engine.count_tokens(text)
+    spent = time.perf_counter() - started
+    if completion_tokens and spent > 0:
+        engine.tokens_per_second.observe(completion_tokens / spent)
     # The prompt is tokenised again only when usage is reported.
     needs_usage = response is None or req["include_usage"]
     prompt_tokens = engine.prompt_tokens(req["messages"]) if needs_usage else 0
@@ -278,7 +313,7 @@ async def _generate(
         "total_tokens": prompt_tokens + completion_tokens,
     }
     finish = "length" if completion_tokens >= req["max_tokens"] else "stop"
-    engine.completed += 1
+    engine.count("completed")
     if response is None:
         return web.json_response(
             {
@@ -331,6 +366,14 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: the engine's metrics in Prometheus text format."""
+    engine: Engine = request.app[ENGINE_KEY]
+    return web.Response(
+        body=generate_latest(engine.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
 def create_app(
     generator: Any, max_queue: int = 8, queue_timeout: float = 30.0, model_name: str | None = None
 ) -> web.Application:
@@ -340,6 +383,7 @@ def create_app(
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
     return app
 
 

@@ -223,6 +223,7 @@ class KnowledgeAnswers:
                 else:
                     yield event
         turn.fallback = bool(final.get("fallback"))
+        turn.generation = final.get("generation")  # for /metrics (tokens per second)
         if turn.fallback and unsure is not None:
             self.abstain(turn, out_of_scope)
             return

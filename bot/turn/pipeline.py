@@ -236,4 +236,6 @@ class Bot:
         loop = asyncio.get_running_loop()
         for callback in self.on_turn:
             loop.call_soon(callback, record)
-        return Reply.from_record(record)
+        reply = Reply.from_record(record)
+        reply.generation = turn.generation  # timing for /metrics, not part of the log
+        return reply

@@ -28,6 +28,8 @@ class Reply:
     latency_ms: float = 0.0
     # A follow-up read against the conversation: {"standalone", "topic"} (else None).
     followup: dict[str, Any] | None = None
+    # The chat model's {"seconds", "tokens"} when it wrote this reply (for /metrics; not logged).
+    generation: dict[str, Any] | None = None
 
     @property
     def text(self) -> str:
@@ -86,6 +88,8 @@ class Turn:
     # calibration's decision (bot/turn/knowledge.py), the catalog question (policy.py).
     decided: tuple[list[Any], str] | None = None
     catalog_query: Any = None
+    # The chat model's {"seconds", "tokens"} when it composed the answer (for /metrics).
+    generation: dict[str, Any] | None = None
 
     @property
     def slots(self) -> dict[str, Any]:

@@ -105,7 +105,8 @@ def create_app(config: Config, bot: Bot | None = None) -> web.Application:
         client_max_size=max(config.max_body_bytes, 1024),
     )
     app[CONFIG_KEY] = config
-    app[METRICS_KEY] = Metrics()
+    # Its own registry per app; the generation gate is the bot's, read at each scrape.
+    app[METRICS_KEY] = Metrics(gate=lambda: getattr(app.get(BOT_KEY), "generation_gate", None))
     app[SENDER_LIMIT_KEY] = RateLimiter(config.rate_limit_per_minute)
     app[IP_LIMIT_KEY] = RateLimiter(config.rate_limit_per_minute * 10)
     app[ROUTE_LIMIT_KEY] = RateLimiter(config.rate_limit_per_minute * 10)

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.config import Config
 from bot.limits import RateLimiter
@@ -148,11 +149,9 @@ async def feedback(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = request.app[METRICS_KEY].render()
-    gate = getattr(request.app.get(BOT_KEY), "generation_gate", None)
-    if gate is not None:  # generation admission: in flight, queued, busy replies
-        text += gate.prometheus()
-    return web.Response(text=text, content_type="text/plain")
+    """Prometheus text format: requests, turns, generation admission, the process."""
+    body = request.app[METRICS_KEY].render()  # this app's registry (bot/web/metrics.py)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def index_page(request: web.Request) -> web.FileResponse:

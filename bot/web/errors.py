@@ -57,7 +57,7 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
     except Exception:  # a bug: log it, never show internals to the client
         log.exception("unhandled error on %s", request.path)
         response = error_response(500, "internal", "internal error; it has been logged")
-    metrics.requests[(route, response.status)] += 1
+    metrics.observe_request(route, response.status)
     return response
 
 
