@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.insights.commands import add_commands as add_insights_commands
 
     add_insights_commands(sub)  # shopbot insights ..., shopbot forget
+    from bot.merchant.commands import add_commands as add_merchant_commands
+
+    add_merchant_commands(sub)  # shopbot describe ...
     from knowledge_base.importers.commands import add_commands as add_import_commands
 
     add_import_commands(sub)  # shopbot import ..., shopbot init

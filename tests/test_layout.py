@@ -28,6 +28,8 @@ GROUPS = [
     ("bot.actions", "actions"),
     ("bot.insights.commands", "entry"),
     ("bot.insights", "insights"),
+    ("bot.merchant.commands", "entry"),
+    ("bot.merchant", "merchant"),
     ("bot.turn", "turn"),
     ("bot.assemble", "assemble"),
     ("bot.web", "web"),
@@ -51,6 +53,7 @@ ALLOWED = {
     "answers": {"knowledge", "config", "limits", "storage"},
     "actions": {"storage", "nlu", "messages", "knowledge"},
     "insights": {"storage", "nlu", "knowledge"},
+    "merchant": {"answers", "knowledge"},
     "turn": {"nlu", "actions", "answers", "knowledge", "storage", "messages", "config"},
     "build": {"knowledge", "nlu", "training"},
     "assemble": {
@@ -74,6 +77,7 @@ ALLOWED = {
         "config",
         "limits",
         "messages",
+        "merchant",
     },
     "training": {
         "knowledge",
@@ -92,7 +96,7 @@ ALLOWED = {
     "entry": set(),
 }
 
-ALLOWED["entry"] = ALLOWED["training"] | {"web", "training", "limits"}
+ALLOWED["entry"] = ALLOWED["training"] | {"web", "training", "limits", "merchant"}
 
 MAX_LINES = 500
 # Over the limit, each with its reason; the list may only shrink.

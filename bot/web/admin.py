@@ -64,6 +64,7 @@ NAV = [
     ("/admin/segments", "Segments"),
     ("/admin/demand", "Demand & forecasts"),
     ("/admin/conversations", "Conversations"),
+    ("/admin/descriptions", "Product descriptions"),
 ]
 
 
