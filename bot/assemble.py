@@ -12,6 +12,7 @@ from bot.answers import generation
 from bot.answers.adapters import prompt_version, resolve_adapter
 from bot.answers.answerer import KnowledgeAnswerer
 from bot.answers.generators.llama_cpp import prefer_passive_openmp
+from bot.answers.generators.openai import RetryPolicy
 from bot.answers.models import ModelLoadError
 from bot.config import Config, load_config
 from bot.messages.catalogue import Catalogue
@@ -129,6 +130,7 @@ def load_generator_from_config(config: Config) -> Any:
         adapter=adapter,
         base_url=config.llm_base_url,
         api_key=config.llm_api_key,
+        retry=RetryPolicy(config.llm_max_attempts, config.llm_max_retry_seconds),
     )
     generator.adapter_path = adapter  # what the server's adapter watcher compares against
     return generator

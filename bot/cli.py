@@ -180,12 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-gate", dest="no_gate", action="store_true", help="never activate")
     p.set_defaults(func=cmd_finetune)
+    from bot.actions.commands import add_commands as add_actions_commands
+
+    add_actions_commands(sub)  # shopbot actions
     from bot.insights.commands import add_commands as add_insights_commands
 
     add_insights_commands(sub)  # shopbot insights ..., shopbot forget
     from bot.merchant.commands import add_commands as add_merchant_commands
 
-    add_merchant_commands(sub)  # shopbot describe ...
+    add_merchant_commands(sub)  # shopbot describe ..., shopbot faq ...
     from knowledge_base.importers.commands import add_commands as add_import_commands
 
     add_import_commands(sub)  # shopbot import ..., shopbot init

@@ -38,6 +38,11 @@ class Config:
     llm_adapter: str | None = None
     llm_base_url: str | None = None
     llm_api_key: str | None = None
+    # llm_backend "openai": unset base URL / key fall back to $OPENAI_BASE_URL / $OPENAI_API_KEY.
+    # A busy endpoint (429, 503) or one not reachable is asked again as its Retry-After
+    # says: at most this many requests per answer, sleeping at most this long in all.
+    llm_max_attempts: int = 3
+    llm_max_retry_seconds: float = 10.0
     max_new_tokens: int = 160
     # A rasa-sdk action server URL; None runs the actions in-process.
     action_endpoint: str | None = None

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 from bot.answers.generators.llama_cpp import LlamaCppGenerator
-from bot.answers.generators.openai import OpenAIGenerator
+from bot.answers.generators.openai import OpenAIGenerator, RetryPolicy
 from bot.answers.generators.transformers import TransformersGenerator
 from bot.answers.models import DEFAULT_MODEL, ModelLoadError
 
@@ -160,8 +160,12 @@ def load_generator(
     adapter: str | os.PathLike[str] | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
+    retry: RetryPolicy | None = None,
 ) -> Generator:
     """Load the chat backend ``backend``: ``"transformers"``, ``"llama-cpp"``, ``"openai"`` or ``"none"``.
+
+    ``"openai"``: ``base_url`` (else ``$OPENAI_BASE_URL``), ``api_key`` (else
+    ``$OPENAI_API_KEY``) and how hard to retry a busy server (``retry``).
 
     Raises :class:`~bot.answers.models.ModelLoadError` with an actionable
     message when the model cannot be found, verified or loaded.
@@ -170,12 +174,7 @@ def load_generator(
     if kind in ("none", "extractive", "off"):
         return ExtractiveOnly()
     if kind == "openai":
-        if not base_url:
-            raise ModelLoadError(
-                "llm_backend 'openai' needs llm_base_url (e.g. http://127.0.0.1:8000/v1) "
-                "and llm_model (the model name the server knows)."
-            )
-        return OpenAIGenerator(base_url, model or "default", api_key=api_key)
+        return OpenAIGenerator(base_url, model or "default", api_key=api_key, retry=retry)
     if kind == "transformers":
         try:
             return TransformersGenerator(model or DEFAULT_MODEL, adapter_path=adapter)

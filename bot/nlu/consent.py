@@ -6,7 +6,9 @@ an unambiguous yes: the whole short reply is made of affirmative words and phras
 hesitates ("no", "don't", "wait", "hold on", ...), and the intent model does not rank
 ``deny`` high. "Yes" as the first word of a longer sentence is not consent: "okay, no
 wait, do not cancel it" is a no, and "Correct me if I am wrong, but would I get the
-full refund?" is a new question.
+full refund?" is a new question. A message in a button payload's shape (``/affirm``,
+``/confirm_cancel{...}``, bot/nlu/payloads.py) is never a yes by its words; the dialogue
+knows its own yes buttons by their exact payload.
 
 The words are data, one :class:`Lexicon` per language in :data:`LEXICONS`, so another
 language is added by adding its lists (Chinese is here as a start). Languages written
@@ -24,6 +26,7 @@ from enum import Enum
 from typing import Any
 
 from bot.nlu.language import simplified
+from bot.nlu.payloads import looks_like_payload
 
 
 class Answer(Enum):
@@ -171,6 +174,10 @@ def classify(
     intent model can veto a yes it reads as a refusal. ``languages``: lexicon keys to
     use, default all of them (customers mix languages).
     """
+    if looks_like_payload(text):
+        # A button's payload is no typed yes, whatever words its name or JSON holds; the
+        # dialogue's own yes buttons answer only their question (bot/turn/flows.py).
+        return Answer.NO if _deny_score(parse) >= 0.5 else Answer.OTHER
     lexicons = [LEXICONS[k] for k in (languages or LEXICONS)]
     kinds = ("affirm", "negate", "hedge", "filler")
     cjk_words = {

@@ -7,6 +7,10 @@ and the dialogue policy (``bot/turn/pipeline.py``) decides what an order id on i
 own means in the conversation (usually: the answer to "which order?").
 Keeping the two apart makes each easy to test and the policy the one place
 where context is used.
+
+A button payload in Rasa's convention (``/intent{"entity": "value"}``) is read by
+bot/nlu/payloads.py instead of the model: that intent at confidence 1.0 and the
+payload's checked entities.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.nlu.entities import extract_entities
+from bot.nlu.payloads import BUTTON_INTENTS, parse_payload
 
 OOS = "oos"
 
@@ -27,14 +32,22 @@ class NLU:
         store's products, for product and variant-option entities."""
         self.classifier = classifier
         self.catalog = list(catalog or [])
+        # What a payload may name: the model's intents and shopbot's own buttons'.
+        self.intents = frozenset(getattr(classifier, "intents", None) or ()) | BUTTON_INTENTS
 
     def parse(self, text: str) -> dict[str, Any]:
         """``{"text", "intent": {"name", "confidence"}, "intent_ranking": [...], "entities": [...]}``.
 
         Out of scope is intent ``oos``. An empty message is ``oos`` with
-        confidence 1.0 and no entities, without calling the model.
+        confidence 1.0 and no entities, without calling the model. A button payload
+        naming a known intent (``/track_order{"order_id": "#W2611340"}``) is that intent
+        at confidence 1.0 with the payload's entities (bot/nlu/payloads.py), also
+        without the model.
         """
         text = text if isinstance(text, str) else str(text)
+        payload = parse_payload(text, self.intents, self.catalog)
+        if payload is not None:
+            return payload
         if not text.strip():
             ranking = [(OOS, 1.0)]
             entities: list[dict[str, Any]] = []
