@@ -22,7 +22,7 @@ from bot.merchant.templates import TONES
 
 
 def add_commands(sub: Any) -> None:
-    """Add ``shopbot describe`` to the command line's subparsers."""
+    """Add ``shopbot describe`` and ``shopbot faq`` to the command line's subparsers."""
     p = sub.add_parser(
         "describe", help="draft grounded product descriptions for approval; approve or reject"
     )
@@ -44,6 +44,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--llm-base-url", dest="llm_base_url", help="OpenAI-compatible endpoint")
     p.add_argument("--json", action="store_true", help="print the proposals as JSON lines")
     p.set_defaults(func=cmd_describe, llm_adapter="none")
+    from bot.merchant.faq_commands import add_commands as add_faq_commands
+
+    add_faq_commands(sub)  # shopbot faq propose|list|edit|approve|reject|stats
 
 
 def cmd_describe(args: argparse.Namespace) -> int:

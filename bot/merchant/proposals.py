@@ -14,7 +14,9 @@ draft for the same product supersedes an older proposed one. Nothing reaches
 the store's products file except through :meth:`DescriptionProposals.approve`,
 which writes the one description (bot/merchant/products_file.py) and only for
 the record the draft was made from. The file is rewritten atomically under a
-lock, so the command line and the admin page can act at the same time.
+lock, so the command line and the admin page can act at the same time
+(:class:`ProposalBook`, which the learned FAQ entries' proposals share:
+bot/merchant/faq_proposals.py).
 """
 
 from __future__ import annotations
@@ -57,13 +59,18 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-class DescriptionProposals:
-    """The proposals of one store: add drafts, list them, approve or reject one."""
+class ProposalBook:
+    """A store's proposals of one kind: a JSONL file in the proposals folder, changed
+    under a lock and rewritten atomically (the description and FAQ proposals share it)."""
+
+    file_name = FILE_NAME
+    kind = "description proposal"  # how messages name one
+    list_hint = "`shopbot describe --list` shows them"
 
     def __init__(self, store_dir: Path) -> None:
         self.store_dir = Path(store_dir)
         self.dir = proposals_dir(self.store_dir)
-        self.path = self.dir / FILE_NAME
+        self.path = self.dir / self.file_name
         self.backups = self.dir / "backups"
 
     # ----------------------------------------------------------------- reading
@@ -89,14 +96,10 @@ class DescriptionProposals:
         for proposal in self.all():
             if proposal.get("id") == proposal_id:
                 return proposal
-        raise UnknownProposal(
-            f"no description proposal {proposal_id!r} in {self.path}; "
-            "`shopbot describe --list` shows them"
-        )
+        raise self._unknown(proposal_id)
 
-    def products(self) -> dict[str, Any]:
-        """The store's products by id, as they are now (StoreError if the store does not load)."""
-        return {p.id: p for p in load_store(self.store_dir).products}
+    def _unknown(self, proposal_id: str) -> UnknownProposal:
+        return UnknownProposal(f"no {self.kind} {proposal_id!r} in {self.path}; {self.list_hint}")
 
     # ----------------------------------------------------------------- changing
 
@@ -109,7 +112,7 @@ class DescriptionProposals:
             try:
                 rows = self.all()
                 yield rows
-                tmp = self.path.with_name(f".{FILE_NAME}.{os.getpid()}.tmp")
+                tmp = self.path.with_name(f".{self.file_name}.{os.getpid()}.tmp")
                 with open(tmp, "w", encoding="utf-8") as fh:
                     fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
                     fh.flush()
@@ -117,6 +120,32 @@ class DescriptionProposals:
                 os.replace(tmp, self.path)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _pending(
+        self, rows: list[dict[str, Any]], proposal_id: str, pending: tuple[str, ...] = ("proposed",)
+    ) -> dict[str, Any]:
+        """The row ``proposal_id`` if it awaits a decision (status in ``pending``), else a
+        ProposalError that says what became of it."""
+        for row in rows:
+            if row.get("id") == proposal_id:
+                if row["status"] not in pending:
+                    when = f" on {row['decided_at']}" if row.get("decided_at") else ""
+                    raise ProposalError(
+                        f"proposal {proposal_id} was already {row['status']}{when}; "
+                        "nothing was changed"
+                    )
+                return row
+        raise self._unknown(proposal_id)
+
+
+class DescriptionProposals(ProposalBook):
+    """The proposals of one store: add drafts, list them, approve or reject one."""
+
+    def products(self) -> dict[str, Any]:
+        """The store's products by id, as they are now (StoreError if the store does not load)."""
+        return {p.id: p for p in load_store(self.store_dir).products}
+
+    # ----------------------------------------------------------------- changing
 
     def add(self, description: Description) -> dict[str, Any]:
         """Record a draft as ``proposed``; an older proposed draft of the product is superseded."""
@@ -133,21 +162,6 @@ class DescriptionProposals:
                     row.update(status="superseded", decided_at=_now(), note=proposal["id"])
             rows.append(proposal)
         return proposal
-
-    def _pending(self, rows: list[dict[str, Any]], proposal_id: str) -> dict[str, Any]:
-        for row in rows:
-            if row.get("id") == proposal_id:
-                if row["status"] != "proposed":
-                    when = f" on {row['decided_at']}" if row.get("decided_at") else ""
-                    raise ProposalError(
-                        f"proposal {proposal_id} was already {row['status']}{when}; "
-                        "nothing was changed"
-                    )
-                return row
-        raise UnknownProposal(
-            f"no description proposal {proposal_id!r} in {self.path}; "
-            "`shopbot describe --list` shows them"
-        )
 
     def approve(self, proposal_id: str, by: str = "cli") -> dict[str, Any]:
         """Write the proposal's description into the products file, then mark it approved.

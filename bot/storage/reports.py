@@ -1,4 +1,5 @@
-"""Reading the turn log for reports: the admin pages, handoff offers, insights, fine-tuning.
+"""Reading the turn log for reports: the admin pages, handoff offers, FAQ learning, insights,
+fine-tuning.
 
 Every read goes through a ``Database`` (``bot/storage/db.py``), written once with ``?``
 placeholders in SQL that SQLite and PostgreSQL both run (PostgreSQL gets SQLite's
@@ -141,6 +142,104 @@ def offer_stats(db: Database, reasons: Iterable[str]) -> dict[str, Any]:
         else:
             out["declined"] += 1
     return out
+
+
+# -- FAQ learning (bot/merchant/faq_learning.py) ----------------------------------------
+# Who closes a handoff without an agent having resolved it (bot/turn/pipeline.py, policy.py).
+NOT_AGENTS = ("customer", "system")
+
+
+def unanswered_turns(db: Database, since: float = 0.0, limit: int = 5000) -> list[tuple[Any, ...]]:
+    """Customer messages left unanswered since ``since`` (a timestamp), newest first:
+    (turn_id, sender, ts, user_text, intent)."""
+    return db.fetch(
+        "SELECT turn_id, sender, ts, user_text, intent FROM turns "
+        f"WHERE {_UNANSWERED} AND author = 'bot' AND user_text != '' AND ts >= ? "
+        "ORDER BY id DESC LIMIT ?",
+        (*_FAILED, since, limit),
+    )
+
+
+def resolved_handoffs(
+    db: Database, since: float = 0.0, limit: int = 1000, before: int = 8
+) -> list[dict[str, Any]]:
+    """Handoffs an agent closed (handed back) since ``since``, newest first, each with what
+    was said: ``{"id", "sender", "created_at", "claimed_by", "closed_at", "closed_by",
+    "customer": [...], "agent": [...]}``.
+
+    ``customer``: the customer's last ``before`` messages up to the agent's last reply
+    (not before the sender's previous handoff closed), oldest first, as
+    ``{"turn_id", "ts", "text", "action", "intent", "unanswered"}``; ``agent``: the agents'
+    replies while the handoff was open, as ``{"turn_id", "ts", "text"}``. A handoff no
+    agent replied to is left out.
+    """
+    rows = db.fetch(
+        "SELECT id, sender, created_at, claimed_by, closed_at, closed_by FROM handoffs "
+        f"WHERE closed_at IS NOT NULL AND closed_by NOT IN ({', '.join('?' for _ in NOT_AGENTS)}) "
+        "AND created_at >= ? ORDER BY id DESC LIMIT ?",
+        (*NOT_AGENTS, since, limit),
+    )
+    out = []
+    for hid, sender, created, claimed_by, closed, closed_by in rows:
+        agent = db.fetch(
+            "SELECT turn_id, ts, reply_text FROM turns WHERE sender = ? AND author = 'agent' "
+            "AND ts >= ? AND ts <= ? ORDER BY id",
+            (sender, created, closed),
+        )
+        if not agent:
+            continue
+        previous = db.fetchone(
+            "SELECT MAX(closed_at) FROM handoffs WHERE sender = ? AND id < ?", (sender, hid)
+        )
+        start = float(previous[0]) if previous and previous[0] is not None else 0.0
+        customer = db.fetch(
+            "SELECT turn_id, ts, user_text, action, intent, "
+            f"CASE WHEN {_UNANSWERED} THEN 1 ELSE 0 END FROM turns "
+            "WHERE sender = ? AND author = 'bot' AND user_text != '' AND ts > ? AND ts <= ? "
+            "ORDER BY id DESC LIMIT ?",
+            (*_FAILED, sender, start, agent[-1][1], before),
+        )
+        out.append(
+            {
+                "id": hid,
+                "sender": sender,
+                "created_at": created,
+                "claimed_by": claimed_by,
+                "closed_at": closed,
+                "closed_by": closed_by,
+                "customer": [
+                    {
+                        "turn_id": t,
+                        "ts": ts,
+                        "text": text,
+                        "action": a,
+                        "intent": i,
+                        "unanswered": bool(u),
+                    }
+                    for t, ts, text, a, i, u in reversed(customer)
+                ],
+                "agent": [{"turn_id": t, "ts": ts, "text": text} for t, ts, text in agent],
+            }
+        )
+    return out
+
+
+def agent_names(db: Database) -> list[str]:
+    """The display names agents claimed handoffs under (to keep them out of learned text)."""
+    rows = db.fetch("SELECT DISTINCT claimed_by FROM handoffs WHERE claimed_by IS NOT NULL")
+    return sorted(str(r[0]) for r in rows if r[0])
+
+
+def answered_from(db: Database, source_id: str, since: float) -> int:
+    """How many customer messages after ``since`` were answered citing ``source_id`` (an FAQ,
+    product or passage id) among their sources; clarifying questions do not count."""
+    rows = db.fetch(
+        "SELECT sources FROM turns WHERE ts > ? AND author = 'bot' AND sources LIKE ? "
+        f"AND fallback = 0 AND COALESCE(action, '') NOT IN ({', '.join('?' for _ in _FAILED)})",
+        (since, f"%{json.dumps(source_id)}%", *_FAILED),
+    )
+    # LIKE only narrows the rows down (an id may hold its wildcards); the JSON decides.
+    return sum(any(s.get("id") == source_id for s in json.loads(r[0] or "[]")) for r in rows)
 
 
 # -- insights and fine-tuning ------------------------------------------------------------

@@ -65,6 +65,7 @@ NAV = [
     ("/admin/demand", "Demand & forecasts"),
     ("/admin/conversations", "Conversations"),
     ("/admin/descriptions", "Product descriptions"),
+    ("/admin/faq-proposals", "Learned FAQ"),
 ]
 
 

@@ -25,6 +25,7 @@ from bot.web.chat import setup_chat
 from bot.web.client_ip import client_address, parse_trusted_proxies
 from bot.web.descriptions import setup_descriptions
 from bot.web.errors import errors_middleware, rate_limited
+from bot.web.faq_proposals import setup_faq_proposals
 from bot.web.inbox import setup_inbox
 from bot.web.keys import (
     BOT_KEY,
@@ -123,6 +124,7 @@ def create_app(config: Config, bot: Bot | None = None) -> web.Application:
     app.cleanup_ctx.append(bot_ctx)
     setup_admin(app)  # the merchant's /admin pages and the background insights updater
     setup_descriptions(app)  # /admin/descriptions: approve drafted product descriptions
+    setup_faq_proposals(app)  # /admin/faq-proposals: approve FAQ entries learned from people
     app.cleanup_ctx.append(_adapter_watch_ctx)
     setup_chat(app)  # /api/chat, the REST channel, feedback, the widget's files
     # The widget's live stream, cited sources and CORS; the agents' inbox.

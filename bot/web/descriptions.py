@@ -67,9 +67,7 @@ def _book(request: web.Request) -> DescriptionProposals:
 
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:
-    nav = "".join(
-        f'<a href="{href}">{_esc(name)}</a>' for href, name in [*NAV, (PAGE, "Descriptions")]
-    )
+    nav = "".join(f'<a href="{href}">{_esc(name)}</a>' for href, name in NAV)
     doc = (
         f"<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{_esc(title)} · shopbot admin</title><style>{CSS}{EXTRA_CSS}</style></head>"
@@ -182,28 +180,32 @@ async def descriptions_page(request: web.Request) -> web.StreamResponse:
 # --------------------------------------------------------------------------- actions
 
 
-def _same_origin(request: web.Request) -> bool:
+def same_origin(request: web.Request) -> bool:
+    """Whether a post comes from a page of this server (no ``Origin`` header: not a browser's
+    cross-site post, which always sends one)."""
     origin = request.headers.get("Origin")
     if not origin or origin == "null":
         return origin is None  # "null" (a sandboxed or privacy-stripped page) is refused
     return urlsplit(origin).netloc.lower() == request.host.lower()
 
 
-async def _form(request: web.Request) -> dict[str, str]:
-    """The post's fields, after the admin token, the origin and the CSRF field are checked."""
-    _check(request)
-    if not _same_origin(request):
+async def checked_form(request: web.Request, page: str) -> dict[str, str]:
+    """A form post's fields, after the admin token, the origin and the CSRF field are
+    checked (ApiError 401/403 otherwise); ``page`` is the admin page the form is on.
+    Every admin form (this page's, /admin/faq-proposals) goes through it."""
+    check_admin(request, login_path=page)
+    if not same_origin(request):
         raise ApiError(403, "cross_origin", "this form may only be posted from the admin page")
     form = await request.post()
     given = str(form.get("csrf", ""))
     expected = csrf_token(request.app[CONFIG_KEY].admin_token or "")
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(403, "csrf", f"the form is stale or forged; reload {PAGE}")
+        raise ApiError(403, "csrf", f"the form is stale or forged; reload {page}")
     return {k: str(v) for k, v in form.items()}
 
 
 async def _decide(request: web.Request, action: str) -> web.StreamResponse:
-    form = await _form(request)
+    form = await checked_form(request, PAGE)
     proposal_id = request.match_info["proposal_id"]
     book = _book(request)
     try:
