@@ -36,3 +36,7 @@ class RecentTexts:
         self._vectors[text] = vectors.copy()
         if len(self._vectors) > RECENT_TEXTS:
             self._vectors.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every text (benchmarks: each call then encodes, as for a new turn)."""
+        self._vectors.clear()

@@ -138,10 +138,12 @@ def served_prompts(
     from knowledge_base.index import KnowledgeIndex
     from tests.conftest import DEMO_STORE, copy_demo_store
     from training.answers import load_cases
-    from training.finetune import DEFAULT_CASES
 
     adapter = adapter or active_adapter(DEMO_STORE, model)
-    cases = load_cases(DEFAULT_CASES)  # the held-out answer cases
+    # The demo store's held-out answer cases.
+    cases = load_cases(
+        Path(__file__).resolve().parents[1] / "tests/data/answer_cases_heldout.jsonl"
+    )
     asked = [c.turns[0] for c in cases if len(c.turns) == 1 and not c.expect_handoff]
     # A private copy: building writes artifacts into the store folder.
     store_dir = copy_demo_store(Path(tempfile.mkdtemp(prefix="bench-gen-")) / "demo")
