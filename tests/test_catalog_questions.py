@@ -176,6 +176,105 @@ async def test_waterproof_ones_under_300_lists_what_matches_at_its_price(demo) -
         )
 
 
+def _category(store: Any, name: str) -> list[Any]:
+    return [p for p in store.products if p.category == name]
+
+
+@pytest.mark.parametrize("store_name", ["demo", "cosmetics", "furniture"])
+async def test_a_filter_after_a_list_narrows_that_list_not_the_catalog(
+    store_name: str, request: pytest.FixtureRequest
+) -> None:
+    store = request.getfixturevalue(store_name)
+    # The category with the most products, so its list is longer than one reply shows.
+    categories = {p.category for p in store.products if p.category}
+    name = max(sorted(categories), key=lambda c: len(_category(store, c)))
+    kind = _category(store, name)
+    assert len(kind) > 1
+    prices = sorted(o.price for p in kind for o in offers(p) if o.price is not None)
+    bound = prices[len(prices) // 2]  # about half of that category's offers are under it
+    chat = Chat(store)
+    await chat.ask(f"what {name.lower()} do you have?", entities=[])
+    scope = [p for p in store.products if p.id in set(chat.slots["last_scope"])]
+    assert len(scope) > len(chat.cards) or len(scope) > 1
+    text = await chat.ask(f"anything under {bound:g}?", entities=[])
+    wanted = {
+        p.title for p in scope if any(o.price is not None and o.price <= bound for o in offers(p))
+    }
+    assert wanted and {c["title"] for c in chat.cards} <= wanted
+    others = {p.title for p in store.products if p not in scope}
+    assert not any(f"- {title}:" in text for title in others), text
+
+
+async def test_a_filter_that_says_the_whole_store_searches_it(demo) -> None:
+    chat = Chat(demo)
+    await chat.ask("what do you have for the kitchen?", entities=[])
+    await chat.ask("anything under $60 in your store?", entities=[])
+    cheap = {p.title for p in demo.products if any((o.price or 1e9) <= 60 for o in offers(p))}
+    assert cheap and {c["title"] for c in chat.cards} <= cheap
+    assert not any(c["title"] in ("Electric Kettle", "Tea Kettle") for c in chat.cards)
+
+
+async def test_none_of_those_says_so_then_answers_from_the_rest(demo) -> None:
+    kitchen = [p for p in demo.products if p.title in ("Coffee Maker", "Espresso Machine")]
+    low = min(o.price for p in kitchen for o in offers(p))
+    bound = low - 100  # nothing of those two is that cheap
+    assert any(o.price <= bound for p in demo.products for o in offers(p))
+    chat = Chat(demo)
+    await chat.ask("compare the coffee maker and the espresso machine")
+    text = await chat.ask(f"any under {bound:g}?", entities=[])
+    assert text.startswith(f"None of those are under {money(bound)}. From the rest of our catalog:")
+    assert chat.cards and all(
+        c["title"] not in ("Coffee Maker", "Espresso Machine") for c in chat.cards
+    )
+
+
+async def test_the_cheapest_of_a_product_is_one_the_customer_can_buy(demo) -> None:
+    boots = product(demo, "Hiking Boots")
+    cheapest_any = min(o.price for o in offers(boots))
+    cheapest_available = min(available_prices(boots))
+    assert cheapest_any < cheapest_available  # its cheapest variant is sold out
+    chat = Chat(demo)
+    await chat.ask("do you sell hiking boots?")
+    text = await chat.ask("what's the cheapest pair I can buy?")
+    assert money(cheapest_available) in text and money(cheapest_any) not in text
+
+
+async def test_a_product_price_is_what_can_be_bought(demo) -> None:
+    backpack = product(demo, "Backpack")
+    buyable = available_prices(backpack)
+    chat = Chat(demo)
+    text = await chat.ask("how much is the backpack?")
+    head = text.splitlines()[0]
+    assert head == (
+        f"Backpack: {len(backpack.variants)} options, {len(buyable)} in stock at "
+        f"{money(min(buyable))} to {money(max(buyable))}."
+    )
+
+
+async def test_an_option_the_listing_never_mentions_is_not_guessed(demo) -> None:
+    watch = product(demo, "Smart Watch")
+    assert not any("waterproof" in n for v in watch.variants for n in v.options)
+    chat = Chat(demo)
+    await chat.ask("do you sell smart watches?")
+    text = await chat.ask("is it waterproof?")
+    assert text.startswith("Our catalog doesn't list waterproof for Smart Watch")
+    assert not chat.cards and "$" not in text
+    # A product whose options do say still answers from them.
+    await chat.ask("do you sell hiking boots?")
+    text = await chat.ask("are they waterproof?")
+    assert "waterproof: yes" in text and "doesn't list" not in text
+
+
+async def test_a_size_word_finds_the_size_code(demo) -> None:
+    shirt = product(demo, "T-Shirt")
+    assert any(v.options.get("size") == "M" for v in shirt.variants)
+    chat = Chat(demo)
+    await chat.ask("do you sell t-shirts?")
+    text = await chat.ask("is the medium one in stock?")
+    lines = [line for line in text.splitlines() if line.startswith("- ")]
+    assert lines and all(" / M / " in line for line in lines), text
+
+
 async def test_a_price_in_the_message_is_not_a_size(demo) -> None:
     shoes = product(demo, "Running Shoes")
     assert any(v.options.get("size") == "9" for v in shoes.variants)

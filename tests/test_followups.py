@@ -138,3 +138,38 @@ async def test_the_topic_kept_in_the_stored_slots_is_redacted(demo_bot) -> None:
     topic = demo_bot.conversations.load_conversation(sender).slots.get("topic") or {}
     assert topic.get("kind") == "knowledge"
     assert "555 0134" not in str(topic) and "shipping" in topic["question"]
+
+
+async def test_a_question_about_the_products_shown_that_the_catalog_cannot_answer(
+    demo_bot,
+) -> None:
+    sender = _sender()
+    await demo_bot.handle(sender, "do you sell sunglasses?")
+    # Points back at them, asks nothing the catalog holds: the store's pages, not a list.
+    reply = await demo_bot.handle(sender, "what if they arrive damaged?")
+    assert reply.action != "action_product_search"
+    assert reply.sources and any("damage" in s["id"] for s in reply.sources)
+    # And where neither the catalog nor the pages say, an honest "not listed" and a person.
+    await demo_bot.handle(sender, "do you sell yoga mats?")
+    reply = await demo_bot.handle(sender, "are they safe for toddlers to chew on?")
+    assert reply.action == "action_abstain"
+    assert reply.text.startswith("Our catalog doesn't list that for Yoga Mat")
+    assert "$" not in reply.text
+    assert any(m.get("buttons") for m in reply.messages)
+
+
+async def test_a_new_kind_of_product_after_a_list_is_searched_not_refused(demo_bot) -> None:
+    sender = _sender()
+    await demo_bot.handle(sender, "do you sell cameras?")
+    reply = await demo_bot.handle(sender, "what about drones?")
+    assert "Our catalog doesn't list that" not in reply.text
+
+
+async def test_before_verification_asking_for_my_orders_asks_who_i_am(demo_bot) -> None:
+    for text in ("which orders do I have?", "where is my most recent order?"):
+        reply = await demo_bot.handle(_sender(), text)
+        assert reply.action == "action_order_status", text
+        assert "email" in reply.text and "zip" in reply.text
+    # A question about order rules is still the store's answer.
+    reply = await demo_bot.handle(_sender(), "what are your order statuses?")
+    assert reply.action != "action_order_status"

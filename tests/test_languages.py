@@ -436,3 +436,23 @@ def test_the_escalation_offer_is_in_the_reply_s_language() -> None:
     offer = turn.messages[-1]
     assert offer["text"] == CATALOGUE["zh"]["escalation_offer"]
     assert [b["title"] for b in offer["buttons"]] == ["转人工客服", "不用了，谢谢"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["this is too complicated, get me a human", "I want a real person", "can I get a human?",
+     "human please", "I need a live agent", "Can I speak to an agent?",
+     "connect me with someone from support"],
+)  # fmt: skip
+def test_english_requests_for_a_person(text: str) -> None:
+    assert asks_for_person(text, rules_for("en"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I don't want to talk to a human", "no need to talk to anyone, thanks",
+     "is the agent available on weekends?", "get me a quote", "I want a refund",
+     "the person who ordered it isn't me"],
+)  # fmt: skip
+def test_english_that_is_not_a_request_for_a_person(text: str) -> None:
+    assert not asks_for_person(text, rules_for("en"))

@@ -33,6 +33,9 @@ class Answer:
     paragraphs: list[str] = field(default_factory=list)
     cards: list[dict[str, Any]] = field(default_factory=list)
     about: list[str] = field(default_factory=list)  # product ids, for answers without cards
+    # A list's products, shown or not ("…and 8 more"): what "anything under $150?" next
+    # filters (slot ``last_scope``).
+    scope: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -76,7 +79,8 @@ class CatalogAnswers:
                 "product_matching_conditions", count=len(m.offers), conditions=r.wrapped(conds)
             )
         else:
-            wanted = " / ".join(r.wanted_values([m]) or sorted(query.value_mentions))
+            # The values asked for, else the yes/no options ("waterproof").
+            wanted = " / ".join(r.wanted_values([m])) or r.conditions(query, [m], stock=False)
             line = t("product_matching", count=len(m.offers), wanted=wanted)
         text = r.product_text(p, m.offers, line, by_price=query.has_price_bounds)
         return Answer([text], [r.card(p, m.offers)])
@@ -119,7 +123,11 @@ class CatalogAnswers:
         variants, else across products."""
         r, t = self.r, self.t
         order = query.extreme or query.pick or "asc"
-        bests = [b for m in matches if m.fits and (b := m.best(order, query.in_stock))]
+        # "The cheapest one" is the cheapest the customer can buy; an out-of-stock
+        # offer only when nothing that matches is available.
+        bests = [b for m in matches if m.fits and (b := m.best(order, True))]
+        if not bests and not query.in_stock:
+            bests = [b for m in matches if m.fits and (b := m.best(order, False))]
         conds = r.conditions(query, matches, stock=True)
         if not bests:
             return self._nothing(matches, query, conds, single)
@@ -210,7 +218,7 @@ class CatalogAnswers:
         if len(rows) > MAX_LISTED:
             lines.append(t("catalog_list_more", count=len(rows) - MAX_LISTED))
         cards = [r.card(m.product, shown) for m, shown in rows[:MAX_LISTED]]
-        return Answer(["\n".join(lines)], cards)
+        return Answer(["\n".join(lines)], cards, scope=[str(m.product.id) for m, _ in rows])
 
     def several(self, matches: list[Match]) -> Answer:
         """A few products named together, each with its variants."""

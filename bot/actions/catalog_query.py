@@ -43,6 +43,8 @@ class CatalogQuery:
     ordinal: int | None = None  # "the second one" -> 1; "the last one" -> -1
     all_options: bool = False  # "what options", "which variants"
     catalog_wide: bool = False  # "anything", "products", "ones"
+    whole_store: bool = False  # "everything", "in your store": never only those just shown
+    asks_products: bool = False  # "anything", "products" (not "ones"): other products
     option_mentions: list[str] = field(default_factory=list)  # "size", "screen size"
     value_mentions: set[str] = field(default_factory=set)  # "purple", "2l" (lower case)
     attribute_mentions: set[str] = field(default_factory=set)  # "vegan", "oily"
@@ -51,6 +53,9 @@ class CatalogQuery:
     # How: "entity", "title" (all its words), "partial" (its distinctive words) or
     # "type" (a kind of product: a category, or a word many titles end with).
     named_by: str = ""
+    # Where the message states its price bounds (character spans of message.norm):
+    # "under" of "under $12" names no product ("Under-Eye Gel Patches").
+    price_spans: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def has_price_bounds(self) -> bool:
@@ -59,9 +64,14 @@ class CatalogQuery:
     def is_follow_up(self) -> bool:
         """Asks something about products without naming one: options, values, prices,
         availability, an order or a comparison."""
+        return self.refers_back or self.asks_catalog()
+
+    def asks_catalog(self) -> bool:
+        """Asks something the catalog holds (an option, a value, a price, stock, an
+        order, a comparison), beyond pointing back at products ("what if they arrive
+        damaged?" points back, but asks the store's policies)."""
         return bool(
-            self.refers_back
-            or self.ordinal is not None
+            self.ordinal is not None
             or self.pick
             or self.extreme
             or self.sort
@@ -105,7 +115,7 @@ def read_query(
         elif name not in NON_OPTION_ENTITIES and str(value).strip().lower() not in numbers:
             query.entity_values.setdefault(option_key(name), set()).add(str(value).lower())
     if not query.named:
-        query.named, query.named_by = name_products(message, vocab)
+        query.named, query.named_by = name_products(_without_prices(query), vocab)
         if query.refers_back and query.named_by in ("partial", "type"):
             # "Is it wireless?" about the headphones just shown: their option value,
             # not the Wireless Earbuds.
@@ -117,6 +127,16 @@ def read_query(
     # "Is it vegan?": a yes/no attribute asked about, not an option to list.
     query.option_mentions = [m for m in query.option_mentions if m not in query.attribute_mentions]
     return query
+
+
+def _without_prices(query: CatalogQuery) -> Message:
+    """The message with its price bounds blanked out, for naming products."""
+    if not query.price_spans:
+        return query.message
+    chars = list(query.message.norm)
+    for start, end in query.price_spans:
+        chars[start:end] = " " * (end - start)
+    return Message("".join(chars))
 
 
 def option_key(name: str) -> str:
@@ -145,6 +165,7 @@ def _read_prices(query: CatalogQuery, vocab: CatalogVocabulary) -> set[str]:
                     if kind == "between" and _all_values(m, words.currency, vocab):
                         continue  # "sizes from 8 to 10"
                     numbers.update(_number_text(m.group(i)) for i in (1, 3) if _group(m, i))
+                    query.price_spans.append(m.span())
                     if kind == "between" and len(amounts) == 2:
                         lo, hi = sorted(amounts)
                         query.low = lo if query.low is None else max(query.low, lo)
@@ -233,7 +254,11 @@ def _read_words(query: CatalogQuery) -> None:
         query.compare |= bool(words.compare.search(text))
         query.refers_back |= bool(words.refers_back.search(text))
         query.all_options |= bool(words.all_options.search(text))
-        query.catalog_wide |= bool(words.catalog_wide.search(text))
+        wide = [m.group(0).lower() for m in words.catalog_wide.finditer(text)]
+        query.catalog_wide |= bool(wide)
+        # "which ones?" after one product means its variants; "anything?" means products.
+        query.asks_products |= any(w != "ones" for w in wide)
+        query.whole_store |= bool(words.whole_store.search(text))
         for word, index in words.ordinals.items():
             if has_chinese(word):
                 if word in text:
@@ -366,6 +391,8 @@ def _read_catalog_words(
         for word, spellings in words.value_words.items():
             if word not in message.norm if has_chinese(word) else word not in message.token_set:
                 continue
+            if word in vocab.values:
+                continue  # the catalog spells it as the customer does
             for spelling in spellings:
                 if spelling in vocab.values:
                     query.value_mentions.add(spelling)
@@ -392,6 +419,8 @@ def _plain_word_ok(
     if not (vague or short):
         return True
     i, j = span
+    if vague and message.tokens[j : j + 1] in (["one"], ["ones"]):
+        return True  # "the medium one", "large ones"
     beside = set(message.tokens[max(0, i - 2) : i]) | set(message.tokens[j : j + 2])
     names = {t for n in vocab.option_names for t in word_tokens(n)}
     if beside & names:

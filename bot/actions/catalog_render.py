@@ -114,14 +114,27 @@ class Renderer:
                 price=self.money(product.price),
                 stock=self.stock(product.in_stock),
             )
-        lines = [
-            t(
+        # Narrowed by price ("under $350"): the summary is of what fits the budget.
+        every = shown if by_price else offers(product)
+        buyable = [o for o in every if o.available]
+        if buyable and len(buyable) < len(every):
+            # What can be bought is what the customer pays: "14 options, 10 in stock
+            # at $193.38 to $219.43", not a range opening on a sold-out variant.
+            summary = t(
+                "product_summary_in_stock",
+                title=product.title,
+                count=len(every),
+                available=len(buyable),
+                price_range=self.prices(buyable),
+            )
+        else:
+            summary = t(
                 "product_summary",
                 title=product.title,
                 count=len(product.variants),
-                price_range=self.prices(offers(product)),
+                price_range=self.prices(every),
             )
-        ]
+        lines = [summary]
         if matching:
             lines.append(matching)
         lines += self.offer_lines(shown, by_price)

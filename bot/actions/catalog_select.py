@@ -24,7 +24,7 @@ from bot.actions.catalog_vocab import (
     option_names,
     option_values,
 )
-from bot.actions.catalog_words import YES_VALUES
+from bot.actions.catalog_words import YES_VALUES, other_spellings
 from bot.actions.matching import word_tokens
 
 
@@ -56,11 +56,15 @@ class Match:
 
 
 def candidates(
-    query: CatalogQuery, vocab: CatalogVocabulary, last_ids: list[Any] | None
+    query: CatalogQuery,
+    vocab: CatalogVocabulary,
+    last_ids: list[Any] | None,
+    scope_ids: list[Any] | None = None,
 ) -> tuple[list[Any], str]:
     """The products the question is about and where they came from: "named", "last"
-    (the products just shown), "words" (picked by option or attribute words) or
-    "catalog" (everything); ([], "") when it is about no product."""
+    (the products just shown), "scope" (all those the last list was drawn from),
+    "words" (picked by option or attribute words) or "catalog" (everything); ([], "")
+    when it is about no product."""
     last = [p for pid in last_ids or [] if (p := vocab.product(pid)) is not None]
     if query.named:
         named = list(query.named)
@@ -70,6 +74,16 @@ def candidates(
     if last and query.refers_back:
         return last, "last"
     picked = products_with_words(query, vocab)
+    scope = [p for pid in scope_ids or [] if (p := vocab.product(pid)) is not None]
+    if (scope or last) and is_filter(query) and not query.whole_store:
+        # "anything under $150?" right after a list ("do you sell electronics?"): among
+        # all the products that list was drawn from, not only the few it showed; after
+        # one product, its own variants ("which ones are under $350?"), unless the
+        # message asks for products ("anything under $150?").
+        pool = scope if len(scope) > 1 else last
+        among = [p for p in pool if picked is None or p in picked]
+        if among and (len(pool) > 1 or not query.asks_products):
+            return among, "scope" if len(pool) > 1 else "last"
     if last and not query.catalog_wide and query.is_follow_up():
         among = [p for p in last if picked is not None and p in picked]
         if among:
@@ -78,11 +92,14 @@ def candidates(
             return last, "last"  # "in gold?": say the product shown doesn't come in gold
     if picked is not None:
         return picked, "words"
-    if query.catalog_wide and (
-        query.extreme or query.sort or query.has_price_bounds or query.in_stock
-    ):
+    if query.catalog_wide and is_filter(query):
         return list(vocab.products), "catalog"  # "the cheapest thing you have"
     return [], ""
+
+
+def is_filter(query: CatalogQuery) -> bool:
+    """The question narrows or orders a list: a price bound, cheapest, sorted, in stock."""
+    return bool(query.extreme or query.sort or query.has_price_bounds or query.in_stock)
 
 
 def products_with_words(query: CatalogQuery, vocab: CatalogVocabulary) -> list[Any] | None:
@@ -161,6 +178,24 @@ def asked_attributes(query: CatalogQuery, product: Any) -> list[str]:
     return out
 
 
+def unlisted(query: CatalogQuery, product: Any) -> list[str]:
+    """The option names the question mentions that this product's record has nowhere:
+    not an option, an attribute, nor words of its title or description ("is it
+    waterproof?" about a watch whose listing never says)."""
+    names = [word_tokens(key_phrase(n)) for n in option_names(product)]
+    names += [word_tokens(key_phrase(str(k))) for k in getattr(product, "attributes", None) or {}]
+    words = set(attribute_words(product))
+    text = set(word_tokens(f"{product.title} {getattr(product, 'description', '') or ''}"))
+    out = []
+    for mention in query.option_mentions:
+        want = word_tokens(mention)
+        if mention in words or set(want) <= text or any(_contains(n, want) for n in names):
+            continue
+        out.append(mention)
+    # "battery life" and its head "life": the longest phrase says it.
+    return [m for m in out if not any(m != o and m in o for o in out)]
+
+
 def _contains(tokens: list[str], want: list[str]) -> bool:
     n = len(want)
     return bool(n) and any(tokens[i : i + n] == want for i in range(len(tokens) - n + 1))
@@ -186,6 +221,12 @@ def match(query: CatalogQuery, product: Any, vocab: CatalogVocabulary) -> Match:
                 result.filters.setdefault(name, set()).add(value)
     for value in query.value_mentions:
         owners = [n for n, vals in lowered.items() if value in vals]
+        for other in [] if owners else other_spellings(value):
+            # "medium" where this product's sizes are S / M / L.
+            owners = [n for n, vals in lowered.items() if other in vals]
+            if owners:
+                value = other
+                break
         if owners:
             if not any(value in result.filters.get(n, set()) for n in owners):
                 result.filters.setdefault(owners[0], set()).add(value)

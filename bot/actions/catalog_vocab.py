@@ -22,6 +22,8 @@ from bot.actions.matching import word_tokens
 from knowledge_base.chinese import has_chinese
 from knowledge_base.chinese import normalise as normalise_chinese
 
+CONTRACTION = re.compile(r"(?<=[a-z])['\u2019](?:s|re|ve|ll|d|m)\b", re.I)
+
 
 @dataclass(frozen=True)
 class Offer:
@@ -78,7 +80,8 @@ class Message:
     def __init__(self, text: str) -> None:
         self.raw = text
         self.norm = normalise(text)
-        self.tokens = word_tokens(self.norm)
+        # "what's", "it's", "they're": the word, not a size "S" or a letter "re".
+        self.tokens = word_tokens(CONTRACTION.sub("", self.norm))
         self.token_set = set(self.tokens)
         self.positions: dict[str, list[int]] = {}
         for i, token in enumerate(self.tokens):

@@ -50,8 +50,11 @@ class QueryWords:
     ordinals: dict[str, int]
     # "options", "variants": every option of a product.
     all_options: re.Pattern[str]
-    # "anything", "products", "ones": the whole catalog, not the products just shown.
+    # "anything", "products", "ones": products in general, not one of those just shown.
     catalog_wide: re.Pattern[str]
+    # "everything", "in your store", "what else do you have": the whole catalog, even
+    # right after a list ("anything under $150?" after a list means among that list).
+    whole_store: re.Pattern[str]
     # This language's words for option names -> the English word catalogs use
     # ("colour" -> "color", "尺码" -> "size"); a store's own option names match as written.
     option_words: dict[str, str] = field(default_factory=dict)
@@ -130,8 +133,21 @@ ENGLISH = QueryWords(
         r"\b(?:anything|something|any products?|products|items|stuff|everything|ones|things?"
         r"|what (?:else )?do you (?:have|sell|carry|stock)|your (?:store|shop|catalog|catalogue))\b"
     ),
+    whole_store=_re(
+        r"\b(?:everything|else|other|all (?:your|of your|the) (?:products|items|stuff|things)"
+        r"|(?:in|from|across|of) (?:your|the) (?:whole )?(?:store|shop|catalog|catalogue|range)"
+        r"|(?:whole|entire) (?:store|shop|catalog|catalogue|range)|you (?:sell|carry|stock))\b"
+    ),
     option_words={"colour": "color", "colours": "color", "sizing": "size", "shade": "color"},
-    value_words={"gray": ("grey",), "grey": ("gray",)},
+    # Used only where the catalog lacks the customer's own spelling ("medium" for a
+    # catalog of S / M / L sizes).
+    value_words={
+        "gray": ("grey",),
+        "grey": ("gray",),
+        "small": ("s",),
+        "medium": ("m",),
+        "large": ("l",),
+    },
 )
 
 # Chinese: matched on text normalised by knowledge_base.chinese (simplified, NFKC,
@@ -176,6 +192,7 @@ CHINESE = QueryWords(
     ordinals={"第一": 0, "第1": 0, "第二": 1, "第2": 1, "第三": 2, "第3": 2, "最后一": -1},
     all_options=_re(r"款式|规格|型号|选项|版本|口味"),
     catalog_wide=_re(r"商品|产品|东西|宝贝|什么都"),
+    whole_store=_re(r"全部|所有|全店|店里|店内|别的|其他|其它|还有什么"),
     option_words={
         "颜色": "color",
         "颜色的": "color",
@@ -252,3 +269,8 @@ NOT_PRICE_UNITS = frozenset(
 
 # Clothing size codes in their natural order (they sort wrongly alphabetically).
 SIZE_CODES = ("xxs", "xs", "s", "m", "l", "xl", "xxl", "xxxl", "2xl", "3xl", "4xl")
+
+
+def other_spellings(value: str) -> tuple[str, ...]:
+    """How catalogs may also write an option value ("medium" -> "m", "gray" -> "grey")."""
+    return tuple(s for words in (ENGLISH, CHINESE) for s in words.value_words.get(value, ()))

@@ -258,6 +258,14 @@ def about_orders(text: str, slots: dict[str, Any], order_book: Any) -> bool:
     return mine and (question.current or question.kind != STATUS)
 
 
+def asks_for_own_orders(text: str) -> bool:
+    """The message asks for the customer's own orders as a whole: the list ("which
+    orders do I have?", "which of my orders was delivered?") or the most recent one.
+    For a customer not yet verified: the order action asks who they are first."""
+    question = read_question(text)
+    return bool(question.wants_list or question.recent)
+
+
 def resolve_order(text: str, slots: dict[str, Any], order_book: Any) -> str | None:
     """The one order of the verified customer's that ``text`` points at ("the first
     one" of the orders just listed, "the vacuum order", an id), or None: for the

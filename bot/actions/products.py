@@ -38,6 +38,7 @@ from bot.actions.catalog_select import (
     asked_options,
     candidates,
     match,
+    unlisted,
 )
 from bot.actions.catalog_vocab import CatalogVocabulary
 from bot.actions.tracker import latest_entities, message_text
@@ -64,12 +65,14 @@ class ActionProductSearch(Action):
         t = self.catalogue.for_language(tracker.get_slot("language"))
         shown = tracker.get_slot("last_products")
         last = shown if isinstance(shown, list) else []
+        listed = tracker.get_slot("last_scope")
+        scope = listed if isinstance(listed, list) else []
         query = read_query(message_text(tracker), latest_entities(tracker), self.vocab, last)
-        answer = self.answer(query, last, Renderer(t, self.currency))
+        answer = self.answer(query, last, Renderer(t, self.currency), scope)
         if answer is None:
             key = "catalog_which_product" if _asks_about_a_product(query) else "product_not_found"
             dispatcher.utter_message(text=t(key))
-            return [SlotSet("last_products", [])]
+            return [SlotSet("last_products", []), SlotSet("last_scope", [])]
         if answer.cards:
             dispatcher.utter_message(
                 text=answer.text,
@@ -79,14 +82,30 @@ class ActionProductSearch(Action):
             dispatcher.utter_message(text=answer.text)
         # The products the answer is about, even when none had a card ("doesn't come in
         # gold"), so the next message can ask about them.
-        return [SlotSet("last_products", answer.product_ids or answer.about)]
+        return [
+            SlotSet("last_products", answer.product_ids or answer.about),
+            SlotSet("last_scope", answer.scope),
+        ]
 
-    def answer(self, query: CatalogQuery, last: list[Any], r: Renderer) -> Answer | None:
-        """The answer to ``query`` (``last``: the products just shown), or None when it
-        is about no product of the catalog."""
-        products, source = candidates(query, self.vocab, last)
+    def answer(
+        self, query: CatalogQuery, last: list[Any], r: Renderer, scope: list[Any] | None = None
+    ) -> Answer | None:
+        """The answer to ``query`` (``last``: the products just shown; ``scope``: all
+        those the last list was drawn from), or None when it is about no product."""
+        products, source = candidates(query, self.vocab, last, scope)
         if not products:
             return None
+        if source == "scope":
+            among = self._answer(query, [match(query, p, self.vocab) for p in products], source, r)
+            if among.cards:
+                return among
+            # None of those: say so, and answer from the rest of the catalog.
+            rest = [match(query, p, self.vocab) for p in self.vocab.products]
+            wider = self._answer(query, rest, "catalog", r)
+            if wider.cards:
+                conds = r.conditions(query, [], stock=True, values=False)
+                wider.paragraphs.insert(0, r.t("catalog_none_of_those", conditions=conds))
+            return wider
         if source == "last" and query.ordinal is not None:
             index = query.ordinal
             if -len(products) <= index < len(products):
@@ -109,6 +128,13 @@ class ActionProductSearch(Action):
             matches = [_pick(matches, query.pick)]
         answers = CatalogAnswers(r, self.vocab)
         several = len(matches) > 1
+        if source in ("named", "last") and query.named_by != "type" and not several:
+            missing = unlisted(query, matches[0].product)
+            if missing and not _asks_more(query, matches[0]):
+                # "is it waterproof?" of a watch whose listing never says: not a guess.
+                title = matches[0].product.title
+                what = r.join(missing)
+                return Answer([r.t("catalog_unlisted", title=title, what=what)])
         if query.compare:
             return answers.compare(matches, query)
         if _asks_options(matches, query):
@@ -117,7 +143,7 @@ class ActionProductSearch(Action):
             return answers.attributes(matches, query)
         if query.extreme:
             return answers.extreme(matches, query, single=not several)
-        if source in ("words", "catalog") or query.named_by == "type":
+        if source in ("words", "catalog", "scope") or query.named_by == "type":
             return answers.listing(matches, query)  # a kind of product
         if not several:
             return answers.product(matches[0], query)
@@ -136,6 +162,19 @@ def _pick(matches: list[Match], order: str) -> Match:
         return best.price
 
     return min(matches, key=price) if order == "asc" else max(matches, key=price)
+
+
+def _asks_more(query: CatalogQuery, m: Match) -> bool:
+    """Asks the catalog something besides an option name: a price, stock, one of the
+    product's values."""
+    return bool(
+        query.asks_price
+        or query.in_stock
+        or m.filters
+        or query.has_price_bounds
+        or query.extreme
+        or query.compare
+    )
 
 
 def _asks_options(matches: list[Match], query: CatalogQuery) -> bool:

@@ -47,6 +47,7 @@ SLOT_NAMES = [
     "handoff",
     "language",  # the reply's language (bot/nlu/language.py): the actions' texts are in it
     "last_products",
+    "last_scope",  # all the products the last list was drawn from (shown or not)
     "refund_method_id",  # optional: a gift card the customer chose for a return refund
     "offered_order_list",  # the last reply offered to list the orders: a "yes" lists them
 ]

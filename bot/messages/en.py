@@ -163,6 +163,7 @@ TEXTS: dict[str, str] = {
     "product_not_found": "Sorry, I couldn't find a product matching that in our catalog.",
     "product_simple": "{title}: {price}, {stock}.",
     "product_summary": "{title}: {count} options, {price_range}.",
+    "product_summary_in_stock": "{title}: {count} options, {available} in stock at {price_range}.",
     "product_variant_line": "- {title} — {options}: {price}, {stock}",
     "product_no_variant": "{title} doesn't come in {wanted}. Available {option}: {values}.",
     "product_no_variant_plain": "{title} doesn't come in {wanted}.",
@@ -173,6 +174,15 @@ TEXTS: dict[str, str] = {
     "in_stock": "in stock",
     "out_of_stock": "out of stock",
     "catalog_which_product": "Which product would you like to know about? Tell me its name and I'll check.",
+    "catalog_unlisted": (
+        "Our catalog doesn't list {what} for {title}, so I'd rather not guess. Ask me about "
+        "its options, prices or stock, or ask for a person."
+    ),
+    "catalog_not_listed": (
+        "Our catalog doesn't list that for {titles}, so I'd rather not guess. I can tell you "
+        "its options, prices and stock, or connect you with a person."
+    ),
+    "catalog_none_of_those": "None of those are {conditions}. From the rest of our catalog:",
     "catalog_nothing_matches": "Sorry, I couldn't find anything in our catalog{conditions}.",
     "catalog_list_header": "Here's what I found{conditions}:",
     "catalog_sorted_up": "Here's what I found{conditions}, cheapest first:",

@@ -128,6 +128,7 @@ TEXTS: dict[str, str] = {
     "product_not_found": "抱歉，我们的商品目录里没有找到符合的商品。",
     "product_simple": "{title}：{price}，{stock}。",
     "product_summary": "{title}：共 {count} 个款式，{price_range}。",
+    "product_summary_in_stock": "{title}：共 {count} 个款式，其中 {available} 个有货，{price_range}。",
     "product_variant_line": "- {title} — {options}：{price}，{stock}",
     "product_no_variant": "{title} 没有 {wanted} 的款式。可选的{option}：{values}。",
     "product_no_variant_plain": "{title} 没有 {wanted} 的款式。",
@@ -138,6 +139,14 @@ TEXTS: dict[str, str] = {
     "in_stock": "有货",
     "out_of_stock": "缺货",
     "catalog_which_product": "请问您想了解哪一款商品？告诉我商品名称，我帮您查一下。",
+    "catalog_unlisted": (
+        "商品目录里没有写{title}的{what}信息，我不想乱猜。您可以问我它的款式、价格或库存，或者转人工客服。"
+    ),
+    "catalog_not_listed": (
+        "商品目录里没有写{titles}的这项信息，我不想乱猜。我可以告诉您它的款式、价格和库存，"
+        "或者为您转接人工客服。"
+    ),
+    "catalog_none_of_those": "刚才那些商品中没有{conditions}的。店里其他符合条件的商品：",
     "catalog_nothing_matches": "抱歉，商品目录里没有找到符合条件{conditions}的商品。",
     "catalog_list_header": "为您找到以下商品{conditions}：",
     "catalog_sorted_up": "为您找到以下商品{conditions}，按价格从低到高：",

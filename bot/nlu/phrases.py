@@ -28,10 +28,21 @@ NO_RE = re.compile(
 # Asking for a person is honoured whatever the intent model's confidence: "Can I
 # speak to an agent?" must never end in a clarifying question or a refusal.
 _PERSON = r"(?:agent|human|person|representative|operator|someone|somebody|staff|support team)"
+# A person as the thing wanted: "a human", "a real person", "a live agent".
+_A_PERSON = r"(?:an?|the|some)\s+(?:real\s+|live\s+|actual\s+)?(?:human|person|agent|representative|operator)"
 HUMAN_REQUEST_RE = re.compile(
     rf"\b(?:talk|speak|chat)\s+(?:to|with)\b[^.?!]{{0,30}}?\b{_PERSON}\b"
     rf"|\b(?:connect|transfer|put)\s+me\b[^.?!]{{0,30}}?\b{_PERSON}\b"
-    r"|^\s*(?:an? )?(?:agent|human|representative|operator)\s*(?:please)?\s*[.!?]*\s*$",
+    rf"|\b(?:get|give|find|send)\s+me\s+{_A_PERSON}\b"
+    rf"|\b(?:i\s+(?:want|need|would like|'d like)|can i (?:get|have)|let me have)\s+{_A_PERSON}\b"
+    r"|^\s*(?:an? )?(?:real |live )?(?:agent|human|representative|operator|person)\s*(?:please)?"
+    r"\s*[.!?]*\s*$",
+    re.I,
+)
+# "I don't need a human", "no need to talk to anyone": not a request.
+NOT_HUMAN_RE = re.compile(
+    r"\b(?:don'?t|do not|doesn'?t|no need to|never|not)\s+(?:\w+\s+){0,3}?"
+    r"(?:want|need|talk|speak|chat|get|transfer|connect)\b",
     re.I,
 )
 # A question about the rules ("Can I return an item before it arrives?", "Do I
@@ -146,6 +157,7 @@ class Phrases:
 RULES: dict[str, Phrases] = {
     "en": Phrases(
         asks_for_person=HUMAN_REQUEST_RE,
+        not_person=NOT_HUMAN_RE,
         general_question=GENERAL_QUESTION_RE,
         specific_order=SPECIFIC_ORDER_RE,
         says_no=NO_RE,

@@ -48,10 +48,36 @@ _REF_ZH = re.compile(r"它们?|这个|那个|这款|那款|这些|那些|这种|
 _TRAILING_NE = re.compile(r"呢\s*([？?]?)\s*$")
 
 
+# Words that ask to see or have a product rather than ask something about it ("tell
+# me more about it", "I'll take them"): no subject of their own.
+REQUEST_WORDS = {
+    "en": frozenset(
+        """more show see look tell details detail info information like love buy order take
+        one ones good great nice cool ok sure please interested""".split()
+    ),
+    "zh": frozenset("介绍 详细 看看 看 买 要 下单 喜欢 不错 好 一下 详情 信息".split()),
+}
+_CONTRACTION = re.compile(r"(?<=[a-z])['\u2019](?:s|re|ve|ll|d|m)\b")
+
+
 def _words(text: str) -> list[str]:
     if chinese.has_chinese(text):
         return [w for w in chinese.words(text) if w.strip()]
-    return re.findall(r"[a-z0-9][a-z0-9'-]*", text.lower())
+    return re.findall(r"[a-z0-9][a-z0-9'-]*", _CONTRACTION.sub("", text.lower()))
+
+
+def own_subject(text: str) -> list[str]:
+    """The words of ``text`` that name a subject of its own: not question words, not
+    pointers back ("it", "they"), not asking to see or buy. "what if they arrive
+    damaged?" -> ["arrive", "damaged"]; "tell me more about it" -> []."""
+    language = "zh" if chinese.has_chinese(text) else "en"
+    skip = QUESTION_WORDS[language] | REQUEST_WORDS[language]
+    refs = _REF_ZH if language == "zh" else _REF_EN
+    return [
+        w
+        for w in _words(text)
+        if w not in skip and not refs.fullmatch(w) and (len(w) > 1 or language == "zh")
+    ]
 
 
 def topic_phrase(question: str, title: str, current: str) -> str:

@@ -50,15 +50,16 @@ class KnowledgeAnswers:
         self.run_action = run_action
 
     async def policy_question(
-        self, turn: Turn, intent: str, confident: bool
+        self, turn: Turn, intent: str, confident: bool, at_least: str = "answer"
     ) -> tuple[list[Any], str] | None:
         """The knowledge hits and the calibration's decision on them, when this
         message asks about the rules, not for an action.
 
         Only where the intent would otherwise start an order action or a product
         search, the message names no order, is phrased as a general question,
-        and the store's policies or FAQ answer it confidently (a product as the
-        best match keeps the product search: "Do you have running shoes?").
+        and the store's policies or FAQ answer it at least ``at_least`` surely (a
+        product as the best match keeps the product search: "Do you have running
+        shoes?").
         """
         routes_to_action = confident and intent in (
             ORDER_STATUS_INTENTS | CANCEL_INTENTS | RETURN_INTENTS | PRODUCT_INTENTS
@@ -72,7 +73,7 @@ class KnowledgeAnswers:
         if best is None or best.type == "product":
             return None
         decision, _ = self.s.calibration.decide(hits, self.s.composes())
-        return (hits, decision) if decision in ("quote", "answer") else None
+        return (hits, decision) if DECISION_RANK[decision] >= DECISION_RANK[at_least] else None
 
     def abstain_text(self, turn: Turn, out_of_scope: bool) -> str:
         return turn.texts("oos" if out_of_scope else "low_confidence")
@@ -113,7 +114,7 @@ class KnowledgeAnswers:
             if DECISION_RANK[better] > DECISION_RANK[decision]:
                 turn.standalone = rewritten
                 turn.followup_topic = turn.slots.get(followups.TOPIC_SLOT)
-                return again, better
+                hits, decision = again, better
         return hits, decision
 
     async def store_answer(

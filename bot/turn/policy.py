@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.actions.catalog_query import CatalogQuery, read_query
 from bot.actions.catalog_vocab import CatalogVocabulary
-from bot.actions.order_refs import about_orders, resolve_order
+from bot.actions.order_refs import about_orders, asks_for_own_orders, resolve_order
 from bot.actions.order_status import CHOICE_PAYLOAD, LIST_ORDERS_PAYLOAD
 from bot.actions.runner import IDENTITY_SLOTS
 from bot.nlu import phrases
@@ -38,6 +38,7 @@ from bot.turn.routes import (
     PRODUCT_INTENTS,
     RETURN_INTENTS,
     SMALL_TALK,
+    handoff_buttons,
 )
 from bot.turn.services import Services
 
@@ -164,7 +165,9 @@ class Policy:
         # A new request.
         if self._asks_for_person(turn):
             await self.flows.run(turn, "action_handoff")
-        elif policy := await self.knowledge.policy_question(turn, intent, confident):
+        elif policy := await self.knowledge.policy_question(
+            turn, intent, confident, at_least=self._knowledge_bar(turn, intent, confident)
+        ):
             offer = self.knowledge.action_offer(turn, intent) if confident else None
             async for event in self.knowledge.answer(turn, False, policy, offer):
                 yield event
@@ -178,7 +181,7 @@ class Policy:
                 await self.flows.start(turn, "return_form")
             else:
                 await self.flows.start(turn, "action_order_status")
-        elif confident and intent in ORDER_STATUS_INTENTS:
+        elif confident and intent in ORDER_STATUS_INTENTS or self._asks_for_own_orders(turn):
             await self.flows.start(turn, "action_order_status")
         elif confident and intent in CANCEL_INTENTS:
             self.flows.set_cancel_reason(turn)
@@ -195,6 +198,8 @@ class Policy:
                     yield event
             elif kind == "product":
                 await self.flows.run(turn, "action_product_search")
+            elif kind == "not_listed":
+                self._not_listed(turn)
             else:
                 await self.flows.start(turn, "action_order_status")
         elif turn.entity("order_id") and not (
@@ -214,8 +219,9 @@ class Policy:
             # payments page's, not an empty catalog search).
             decided = None
             if not mentions_product(turn):
-                named = self._reads_catalog(turn)
-                at_least = "answer" if named else "clarify"
+                at_least = self._knowledge_bar(turn, intent, confident)
+                if not self._reads_catalog(turn):
+                    at_least = "clarify"
                 decided = await self.knowledge.store_answer(turn, at_least=at_least)
             if decided:
                 async for event in self.knowledge.answer(turn, False, decided):
@@ -226,21 +232,41 @@ class Policy:
             async for event in self.knowledge.answer(turn, out_of_scope=intent == "oos"):
                 yield event
 
+    def _knowledge_bar(self, turn: Turn, intent: str, confident: bool) -> str:
+        """How sure the store's pages must be to answer a message instead of the
+        catalog: a product question naming the catalog's products ("do you sell
+        electronics?") only for the merchant's own answer (a quote), never a composed
+        one; a rules question naming one ("can I return running shoes?") as usual."""
+        if confident and intent in PRODUCT_INTENTS and self._reads_catalog(turn):
+            return "quote"
+        return "answer"
+
     def _catalog_query(self, turn: Turn) -> CatalogQuery:
         """The message read as a catalog question, with the store's own vocabulary
         (once per turn)."""
         if turn.catalog_query is not None:
             return turn.catalog_query
-        store = self.s.store
-        if self._vocab is None or self._vocab[0] is not store:
-            self._vocab = (store, CatalogVocabulary(list(store.products)))
         turn.catalog_query = read_query(
             turn.text,
             turn.parse.get("entities", []),
-            self._vocab[1],
+            self._vocabulary(),
             turn.slots.get("last_products"),
         )
         return turn.catalog_query
+
+    def _vocabulary(self) -> CatalogVocabulary:
+        """The catalog's words, built once per store."""
+        store = self.s.store
+        if self._vocab is None or self._vocab[0] is not store:
+            self._vocab = (store, CatalogVocabulary(list(store.products)))
+        return self._vocab[1]
+
+    def _asks_for_own_orders(self, turn: Turn) -> bool:
+        """Before verification, "which orders do I have?" or "where is my most recent
+        order?": the order action, which asks who the customer is first."""
+        if turn.slots.get("verified_customer_id") or self.s.order_book is None:
+            return False
+        return asks_for_own_orders(turn.text)
 
     def _reads_catalog(self, turn: Turn) -> bool:
         """The message names products of the catalog (a title, a kind of product), or
@@ -288,10 +314,23 @@ class Policy:
             return None
         topic = turn.slots.get(followups.TOPIC_SLOT)
         if kind == "product" and turn.slots.get("last_products"):
-            own = await self.knowledge.store_answer(turn)
+            # A question the catalog holds ("what sizes do they come in and how much?")
+            # leaves the catalog only for the merchant's own answer to it ("how much is
+            # shipping?"), never for a composed one: passages hold no prices or stock.
+            query = self._catalog_query(turn)
+            own = await self.knowledge.store_answer(
+                turn, at_least="quote" if query.asks_catalog() else "answer"
+            )
             if own:
                 return "knowledge", own
             turn.followup_topic = {**topic, "products": list(turn.slots["last_products"])}
+            if query.refers_back and not query.asks_catalog() and followups.own_subject(turn.text):
+                # About the products shown ("they", "it"), but nothing the catalog holds
+                # ("what if they arrive damaged?", "does it come with a warranty?"): the
+                # store's pages if they come close, else say honestly the catalog doesn't
+                # say. "what about drones?" names no product shown: the catalog search.
+                own = await self.knowledge.store_answer(turn, at_least="clarify")
+                return ("knowledge", own) if own else ("not_listed", None)
             return "product", None
         if kind == "order" and turn.slots.get("verified_customer_id"):
             own = await self.knowledge.store_answer(turn)
@@ -300,6 +339,22 @@ class Policy:
             turn.followup_topic = topic
             return "order", None
         return None
+
+    def _not_listed(self, turn: Turn) -> None:
+        """The catalog does not say what was asked about the products just shown, and
+        neither do the store's pages: say so rather than guess; offer a person."""
+        vocab = self._vocabulary()
+        titles = [
+            p.title
+            for pid in turn.slots.get("last_products") or []
+            if (p := vocab.product(pid)) is not None
+        ]
+        turn.action = "action_abstain"
+        turn.say(
+            turn.texts("catalog_not_listed", titles=" / ".join(titles[:3])),
+            buttons=handoff_buttons(turn.texts),
+        )
+        turn.slots["offered_handoff"] = True
 
     def handoff_reason(self, turn: Turn) -> str:
         """Why this turn handed off, in words an agent can act on."""
