@@ -23,6 +23,7 @@ from bot.turn.knowledge import KnowledgeAnswers
 from bot.turn.policy import Policy
 from bot.turn.records import Turn
 from bot.turn.services import Services
+from knowledge_base.chinese import has_chinese
 from knowledge_base.index import Hit
 from knowledge_base.store import StoreSettings
 
@@ -202,6 +203,22 @@ ROWS = [
         action="action_clarify",
     ),
     Row(
+        "the intent model reads a person, the words say no to one",
+        "I don't need a human, how long does shipping take?",
+        "contact_human_agent",
+        hits=[_hit()],
+        decision="quote",
+        action="action_answer_curated",
+    ),
+    Row(
+        "a question about the team is not a request for it",
+        "人工客服几点上班？",
+        "contact_human_agent",
+        hits=[_hit()],
+        decision="quote",
+        action="action_answer_curated",
+    ),
+    Row(
         "a product as the best knowledge match goes to the catalog",
         "the blue tent",
         "oos",
@@ -236,7 +253,8 @@ def _route(row: Row, tmp_path) -> tuple[Turn, FakeRunner]:
         "intent_ranking": [],
     }
     conv = Conversation("policy-table", dict(row.slots), [])
-    turn = Turn(conv, row.text, parse, services.catalogue.for_language("en"), "en")
+    language = "zh" if has_chinese(row.text) else "en"
+    turn = Turn(conv, row.text, parse, services.catalogue.for_language(language), language)
 
     async def decide() -> None:
         async for _ in policy.decide(turn):

@@ -40,9 +40,10 @@ HUMAN_REQUEST_RE = re.compile(
     re.I,
 )
 # "I don't need a human", "no need to talk to anyone": not a request.
+_ANYONE = r"(?:an?\s+|the\s+|any\s+)?(?:real\s+|live\s+)?(?:human|person|agent|representative|operator|someone|somebody|anyone|anybody|people|staff)"
 NOT_HUMAN_RE = re.compile(
-    r"\b(?:don'?t|do not|doesn'?t|no need to|never|not)\s+(?:\w+\s+){0,3}?"
-    r"(?:want|need|talk|speak|chat|get|transfer|connect)\b",
+    rf"\b(?:(?:don'?t|do not|never|not)\s+(?:really\s+)?(?:want|need|wanna)|no need)\s+"
+    rf"(?:to\s+(?:talk|speak|chat)\s+(?:to|with)\s+)?{_ANYONE}\b",
     re.I,
 )
 # A question about the rules ("Can I return an item before it arrives?", "Do I
@@ -193,6 +194,16 @@ def asks_for_person(text: str, rules: Iterable[Phrases]) -> bool:
     for r in rules:
         said = r.read(text)
         if r.asks_for_person.search(said) and not (r.not_person and r.not_person.search(said)):
+            return True
+    return False
+
+
+def declines_person(text: str, rules: Iterable[Phrases]) -> bool:
+    """The words say no to a person, or ask about the team rather than for it ("I
+    don't need a human", "人工客服几点上班？"): whatever the intent model reads."""
+    for r in rules:
+        said = r.read(text)
+        if r.not_person and r.not_person.search(said):
             return True
     return False
 

@@ -390,10 +390,13 @@ class Policy:
 
     def _asks_for_person(self, turn: Turn) -> bool:
         """The best intent is the handoff one (not rejected as out of scope; the
-        confidence bar for actions does not apply) or the words ask for a person."""
-        return turn.parse["intent"]["name"] in HANDOFF_INTENTS or phrases.asks_for_person(
-            turn.text, turn.rules
-        )
+        confidence bar for actions does not apply) or the words ask for a person;
+        never when the words say no to one or ask about the team ("人工客服几点上班？")."""
+        if phrases.asks_for_person(turn.text, turn.rules):
+            return True
+        if phrases.declines_person(turn.text, turn.rules):
+            return False
+        return turn.parse["intent"]["name"] in HANDOFF_INTENTS
 
     def _small_talk_intent(self, turn: Turn, intent: str, confident: bool) -> str | None:
         """Greet, thanks or goodbye: the intent model's, or the message language's rules
