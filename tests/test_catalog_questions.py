@@ -513,3 +513,22 @@ async def test_odd_entities_and_slots_get_a_clear_reply(demo, entities, last) ->
     text = await chat.ask("is the blue one in stock?", entities)
     assert text  # an answer or a clear "which product", never a crash
     assert text in (CATALOGUE["en"]["catalog_which_product"],) or "blue" in text.lower()
+
+
+async def test_an_option_asked_by_a_synonym_of_its_name_is_answered(cosmetics) -> None:
+    tint = next(p for p in cosmetics.products if p.title.startswith("Skin Tint"))
+    shades = {v.options["shade"] for v in tint.variants}
+    chat = Chat(cosmetics)
+    text = await chat.ask("what shades does the skin tint come in")
+    assert "doesn't list" not in text
+    assert all(shade in text for shade in shades), text
+
+
+async def test_the_cheapest_of_them_is_of_the_whole_list_not_the_lines_shown(cosmetics) -> None:
+    chat = Chat(cosmetics)
+    await chat.ask("i need a new cleanser", entities=[])
+    scope = [p for p in cosmetics.products if p.id in set(chat.slots["last_scope"])]
+    assert len(scope) > len(chat.cards)  # "…and N more"
+    cheapest = min((o for p in scope for o in offers(p) if o.available), key=lambda o: o.price)
+    text = await chat.ask("what's the cheapest one you actually have in stock?", entities=[])
+    assert cheapest.product.title in text and money(cheapest.price) in text, text

@@ -127,3 +127,13 @@ def test_contractions_and_generic_words_are_not_options(catalog: list[Product]) 
 
 def test_no_catalog_means_no_products() -> None:
     assert pairs("a blue t-shirt", None) == []
+
+
+def test_a_message_that_is_only_a_name_and_a_zip_gives_both() -> None:
+    # What the verification question asks for, answered without "my name is".
+    for text in ("ethan li, zip 43135", "Ethan Li 43135", "ethan li and my zip is 43135"):
+        found = {e["entity"]: e["value"] for e in extract_entities(text)}
+        assert found.get("person_name") == "Ethan Li" and found.get("zip") == "43135", text
+    for text in ("my zip 43135", "the blue one 43135", "size 10 12345"):
+        found = {e["entity"] for e in extract_entities(text)}
+        assert "person_name" not in found, text

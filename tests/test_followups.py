@@ -173,3 +173,43 @@ async def test_before_verification_asking_for_my_orders_asks_who_i_am(demo_bot) 
     # A question about order rules is still the store's answer.
     reply = await demo_bot.handle(_sender(), "what are your order statuses?")
     assert reply.action != "action_order_status"
+
+
+async def test_a_value_of_the_product_shown_is_the_catalogs_not_the_size_guide(demo_bot) -> None:
+    sender = _sender()
+    await demo_bot.handle(sender, "how much are the sneakers?")
+    reply = await demo_bot.handle(sender, "do you have them in size 11")
+    assert reply.action == "action_product_search"
+    lines = [line for line in reply.text.splitlines() if line.startswith("- Sneakers")]
+    assert lines and all(" 11 / " in line for line in lines), reply.text
+    # A bare value of the same product, in a short follow-up.
+    reply = await demo_bot.handle(sender, "what about a 10?")
+    lines = [line for line in reply.text.splitlines() if line.startswith("- Sneakers")]
+    assert lines and all(" 10 / " in line for line in lines), reply.text
+
+
+async def test_my_vacuum_order_before_verification_is_answered_once_verified(
+    demo_bot, demo_store
+) -> None:
+    orders = [json.loads(line) for line in (demo_store / "orders.jsonl").read_text().splitlines()]
+    customers = {
+        c["customer_id"]: c
+        for c in map(json.loads, (demo_store / "customers.jsonl").read_text().splitlines())
+    }
+    mine = next(o for o in orders if any(i["title"] == "Vacuum Cleaner" for i in o["items"]))
+    owner = customers[mine["customer_id"]]
+    with_vacuum = [
+        o
+        for o in orders
+        if o["customer_id"] == owner["customer_id"]
+        and any(i["title"] == "Vacuum Cleaner" for i in o["items"])
+    ]
+    sender = _sender()
+    reply = await demo_bot.handle(sender, "where is my vacuum order")
+    assert reply.action == "action_order_status" and "email" in reply.text
+    reply = await demo_bot.handle(sender, owner["email"])
+    if len(with_vacuum) == 1:
+        assert mine["order_id"] in reply.text, reply.text
+    assert not any(
+        o["order_id"] in reply.text for o in orders if o["customer_id"] != owner["customer_id"]
+    )

@@ -21,7 +21,7 @@ from bot.actions.registry import build_executor
 from bot.actions.runner import ActionRunner
 from bot.messages.catalogue import CATALOGUE, Catalogue, placeholders
 from bot.nlu.language import detect, reply_language
-from bot.nlu.phrases import asks_for_person, rules_for, small_talk
+from bot.nlu.phrases import asks_for_person, asks_for_products, rules_for, small_talk
 from bot.turn.escalation import offer_handoff_if_needed
 from knowledge_base.store import load_store
 from knowledge_base.store_files import StoreError
@@ -456,3 +456,14 @@ def test_english_requests_for_a_person(text: str) -> None:
 )  # fmt: skip
 def test_english_that_is_not_a_request_for_a_person(text: str) -> None:
     assert not asks_for_person(text, rules_for("en"))
+
+
+@pytest.mark.parametrize(
+    "text, wanted",
+    [("show me your sunscreens", True), ("I'm looking for a tent", True),
+     ("i need a new cleanser", True), ("给我看看防晒霜", True), ("我想买一个背包", True),
+     ("do you sell tents?", False), ("how do I return shoes?", False),
+     ("I need to return my order", False)],
+)  # fmt: skip
+def test_a_request_to_see_products(text: str, wanted: bool) -> None:
+    assert asks_for_products(text, rules_for("zh" if text[0] > "~" else "en")) is wanted

@@ -123,7 +123,7 @@ def read_query(
             last = {str(pid) for pid in last_ids or []}
             if any(last & vocab.values.get(w, set()) for w in words):
                 query.named, query.named_by = [], ""
-    _read_catalog_words(query, vocab, naming_words(query, vocab), numbers)
+    _read_catalog_words(query, vocab, naming_words(query, vocab), numbers, last_ids)
     # "Is it vegan?": a yes/no attribute asked about, not an option to list.
     query.option_mentions = [m for m in query.option_mentions if m not in query.attribute_mentions]
     return query
@@ -354,7 +354,11 @@ def naming_words(query: CatalogQuery, vocab: CatalogVocabulary) -> set[str]:
 
 
 def _read_catalog_words(
-    query: CatalogQuery, vocab: CatalogVocabulary, taken: set[str], numbers: set[str]
+    query: CatalogQuery,
+    vocab: CatalogVocabulary,
+    taken: set[str],
+    numbers: set[str],
+    last_ids: list[Any] | None = None,
 ) -> None:
     """Option names, option values and attribute words of this catalog in the message
     (not the words naming the products, nor numbers read as prices)."""
@@ -374,7 +378,9 @@ def _read_catalog_words(
             if span != (-1, -1):
                 if set(message.tokens[span[0] : span[1]]) <= taken:
                     continue
-                if not _plain_word_ok(message, phrase, span, vocab):
+                if not _plain_word_ok(message, phrase, span, vocab) and not _shown_value(
+                    message, phrase, vocab, last_ids
+                ):
                     continue
             spans.append((span, phrase, kind))
     for span, phrase, kind in spans:
@@ -431,6 +437,16 @@ def _plain_word_ok(
             re.search(rf"(?<![\w'’]){re.escape(s)}(?![\w'’])", message.raw) for s in spellings
         )
     return False
+
+
+def _shown_value(
+    message: Message, phrase: str, vocab: CatalogVocabulary, last_ids: list[Any] | None
+) -> bool:
+    """A short follow-up naming a value of the products just shown ("what about a 10?"
+    after the sneakers): that value, though alone it could be any number or letter."""
+    if not last_ids or len(message.tokens) > 5:
+        return False
+    return bool({str(pid) for pid in last_ids} & vocab.values.get(phrase, set()))
 
 
 def _catalog_spellings(vocab: CatalogVocabulary, lower: str) -> set[str]:

@@ -71,10 +71,18 @@ def candidates(
         if query.compare and len(named) == 1 and last:
             named += [p for p in last if p not in named]  # "compare it with the tablet"
         return named, "named"
-    if last and query.refers_back:
-        return last, "last"
     picked = products_with_words(query, vocab)
     scope = [p for pid in scope_ids or [] if (p := vocab.product(pid)) is not None]
+    if len(scope) > len(last) and query.refers_back and is_filter(query):
+        # "which of them cost under $150?", "the cheapest one you have in stock": all
+        # of the list, not only the lines it showed ("…and 8 more"); "the second one"
+        # and "the cheaper one" are of the lines shown.
+        if query.ordinal is None and not query.pick:
+            among = [p for p in scope if picked is None or p in picked]
+            if among:
+                return among, "scope"
+    if last and query.refers_back:
+        return last, "last"
     if (scope or last) and is_filter(query) and not query.whole_store:
         # "anything under $150?" right after a list ("do you sell electronics?"): among
         # all the products that list was drawn from, not only the few it showed; after
@@ -181,7 +189,8 @@ def asked_attributes(query: CatalogQuery, product: Any) -> list[str]:
 def unlisted(query: CatalogQuery, product: Any) -> list[str]:
     """The option names the question mentions that this product's record has nowhere:
     not an option, an attribute, nor words of its title or description ("is it
-    waterproof?" about a watch whose listing never says)."""
+    waterproof?" about a watch whose listing never says). None when any mention is
+    in the record ("what shades...": "shade" is, its synonym "color" need not be)."""
     names = [word_tokens(key_phrase(n)) for n in option_names(product)]
     names += [word_tokens(key_phrase(str(k))) for k in getattr(product, "attributes", None) or {}]
     words = set(attribute_words(product))
@@ -192,6 +201,8 @@ def unlisted(query: CatalogQuery, product: Any) -> list[str]:
         if mention in words or set(want) <= text or any(_contains(n, want) for n in names):
             continue
         out.append(mention)
+    if len(out) < len(query.option_mentions):
+        return []
     # "battery life" and its head "life": the longest phrase says it.
     return [m for m in out if not any(m != o and m in o for o in out)]
 

@@ -258,12 +258,30 @@ def about_orders(text: str, slots: dict[str, Any], order_book: Any) -> bool:
     return mine and (question.current or question.kind != STATUS)
 
 
+# Where one of their orders is, or what it holds: "where is my vacuum order", "status
+# of my order", "what's in my last order"; "我的吸尘器订单到哪了". Not "can I change the
+# address on my order?", a question about the rules.
+_MY_ORDER = (
+    re.compile(
+        r"\b(?:where|when|status|track|tracking|what'?s in|what is in|shipped|arrived?|"
+        r"delivered)\b.*\b(?:my|our)\s+(?:[\w-]+\s+){0,3}?orders?\b"
+        r"|\b(?:my|our)\s+(?:[\w-]+\s+){0,3}?orders?\b.*\b(?:where|when|status|shipped|"
+        r"arrived?|delivered|coming)\b",
+        re.I,
+    ),
+    re.compile(
+        r"我(?:的|买的|下的)[^，。？！,.?!]{0,8}订单.*(?:到哪|状态|发货|物流|快递|到了|什么时候)"
+    ),
+)
+
+
 def asks_for_own_orders(text: str) -> bool:
-    """The message asks for the customer's own orders as a whole: the list ("which
-    orders do I have?", "which of my orders was delivered?") or the most recent one.
-    For a customer not yet verified: the order action asks who they are first."""
+    """The message asks about the customer's own orders: the list ("which orders do I
+    have?"), the most recent one, or one of theirs by what it holds ("where is my
+    vacuum order"). For a customer not yet verified: the order action asks who they
+    are first."""
     question = read_question(text)
-    return bool(question.wants_list or question.recent)
+    return bool(question.wants_list or question.recent or any(p.search(text) for p in _MY_ORDER))
 
 
 def resolve_order(text: str, slots: dict[str, Any], order_book: Any) -> str | None:

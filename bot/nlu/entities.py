@@ -42,6 +42,13 @@ _WEAK_NAME_RE = re.compile(
 )
 _NAME_WORD = r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'’-]*"
 _NAME_RE = re.compile(rf"({_NAME_WORD})(?:\s+({_NAME_WORD}))?(?:\s+({_NAME_WORD}))?")
+# A message that is only a name and a zip, as the verification question asks for them:
+# "ethan li, zip 43135", "Ethan Li 43135".
+_NAME_AND_ZIP_RE = re.compile(
+    rf"^\s*({_NAME_WORD})\s+({_NAME_WORD})(?:\s+({_NAME_WORD}))?\s*[,;]?\s*"
+    r"(?:(?:and\s+)?(?:my\s+)?zip(?:\s*code)?(?:\s+is)?\s*[:=]?\s*)?\d{5}(?:-\d{4})?\s*[.!]?\s*$",
+    re.I,
+)
 # Words after which a name may end ("I'm Yusuf Rossi and my zip is ...").
 _AFTER_NAME = {"and", "my", "from", "here", "with", "zip", "email", "order", "but", "again",
                "i", "i'm", "im", "please", "thanks", "thank", "the"}  # fmt: skip
@@ -219,6 +226,15 @@ def find_person_names(text: str) -> list[dict[str, Any]]:
     Two or three words, any capitalisation; the value is title-cased.
     """
     found: list[dict[str, Any]] = []
+    bare = _NAME_AND_ZIP_RE.match(text)
+    if bare:
+        words = [(bare.group(k), bare.start(k), bare.end(k)) for k in (1, 2, 3) if bare.group(k)]
+        while words and words[-1][0].lower() in _AFTER_NAME:
+            words.pop()  # "ethan li and my zip is 43135"
+        if len(words) >= 2 and not any(w.lower().strip("'’") in _NOT_NAME for w, _, _ in words):
+            value = " ".join(w[:1].upper() + w[1:] for w, _, _ in words)
+            found.append(_entity("person_name", value, words[0][1], words[-1][2]))
+            return found
     for trigger, strong in ((_STRONG_NAME_RE, True), (_WEAK_NAME_RE, False)):
         for t in trigger.finditer(text):
             m = _NAME_RE.match(text, t.end())

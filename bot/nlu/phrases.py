@@ -135,6 +135,19 @@ FOLLOW_UP_REF_ZH = re.compile(
     r"它们?|这个|那个|这款|那款|这些|那些|这种|那种|同样的|(?<=\S)呢[？?]?\s*$"
 )
 
+# A request to see products, not a question about them: "show me your sunscreens", "I'm
+# looking for a tent", "I need a new cleanser"; "给我看看防晒霜", "我想买一个背包".
+PRODUCT_REQUEST_RE = re.compile(
+    r"^\s*(?:hi|hello|hey)?[\s,!]*(?:(?:can|could|would) you\s+)?(?:please\s+)?"
+    r"(?:show|list|find|recommend|suggest)\s+(?:me|us)?\b"
+    r"|^\s*(?:hi|hello|hey)?[\s,!]*(?:i'?m|i am|we'?re|we are)?\s*"
+    r"(?:looking for|searching for|shopping for)\b"
+    r"|^\s*(?:hi|hello|hey)?[\s,!]*(?:i|we)\s+(?:need|want|would like)\s+(?:a|an|some|new|to buy)\b"
+    r"|^\s*(?:got|have you got)\s+any\b",
+    re.I,
+)
+PRODUCT_REQUEST_ZH = re.compile(r"^\s*(?:给我)?(?:看看|推荐|介绍一下)|我(?:想|要)(?:买|找|看)")
+
 
 @dataclass(frozen=True)
 class Phrases:
@@ -148,6 +161,7 @@ class Phrases:
     follow_up_lead: re.Pattern[str] | None = None
     follow_up_ref: re.Pattern[str] | None = None
     not_person: re.Pattern[str] | None = None
+    product_request: re.Pattern[str] | None = None
     small_talk: dict[str, re.Pattern[str]] = field(default_factory=dict)
     simplify: bool = False
 
@@ -165,6 +179,7 @@ RULES: dict[str, Phrases] = {
         cancel_reasons=CANCEL_REASONS,
         follow_up_lead=FOLLOW_UP_LEAD_RE,
         follow_up_ref=FOLLOW_UP_REF_RE,
+        product_request=PRODUCT_REQUEST_RE,
     ),
     "zh": Phrases(
         asks_for_person=HUMAN_REQUEST_ZH,
@@ -175,6 +190,7 @@ RULES: dict[str, Phrases] = {
         cancel_reasons=CANCEL_REASONS_ZH,
         follow_up_lead=FOLLOW_UP_LEAD_ZH,
         follow_up_ref=FOLLOW_UP_REF_ZH,
+        product_request=PRODUCT_REQUEST_ZH,
         small_talk=SMALL_TALK_ZH,
         simplify=True,
     ),
@@ -206,6 +222,11 @@ def declines_person(text: str, rules: Iterable[Phrases]) -> bool:
         if r.not_person and r.not_person.search(said):
             return True
     return False
+
+
+def asks_for_products(text: str, rules: Iterable[Phrases]) -> bool:
+    """A request to see products ("show me your sunscreens", "我想买背包")."""
+    return any(r.product_request and r.product_request.search(r.read(text)) for r in rules)
 
 
 def small_talk(text: str, rules: Iterable[Phrases]) -> str | None:

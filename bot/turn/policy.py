@@ -165,8 +165,8 @@ class Policy:
         # A new request.
         if self._asks_for_person(turn):
             await self.flows.run(turn, "action_handoff")
-        elif policy := await self.knowledge.policy_question(
-            turn, intent, confident, at_least=self._knowledge_bar(turn, intent, confident)
+        elif (bar := self._knowledge_bar(turn, intent, confident)) and (
+            policy := await self.knowledge.policy_question(turn, intent, confident, at_least=bar)
         ):
             offer = self.knowledge.action_offer(turn, intent) if confident else None
             async for event in self.knowledge.answer(turn, False, policy, offer):
@@ -181,7 +181,11 @@ class Policy:
                 await self.flows.start(turn, "return_form")
             else:
                 await self.flows.start(turn, "action_order_status")
-        elif confident and intent in ORDER_STATUS_INTENTS or self._asks_for_own_orders(turn):
+        elif (
+            confident
+            and intent in ORDER_STATUS_INTENTS
+            or self._asks_for_own_orders(turn, intent, confident)
+        ):
             await self.flows.start(turn, "action_order_status")
         elif confident and intent in CANCEL_INTENTS:
             self.flows.set_cancel_reason(turn)
@@ -218,8 +222,8 @@ class Policy:
             # product at all, ask which entry was meant ("do you have gift cards?" is the
             # payments page's, not an empty catalog search).
             decided = None
-            if not mentions_product(turn):
-                at_least = self._knowledge_bar(turn, intent, confident)
+            at_least = self._knowledge_bar(turn, intent, confident)
+            if at_least and not mentions_product(turn):
                 if not self._reads_catalog(turn):
                     at_least = "clarify"
                 decided = await self.knowledge.store_answer(turn, at_least=at_least)
@@ -232,14 +236,37 @@ class Policy:
             async for event in self.knowledge.answer(turn, out_of_scope=intent == "oos"):
                 yield event
 
-    def _knowledge_bar(self, turn: Turn, intent: str, confident: bool) -> str:
+    def _knowledge_bar(self, turn: Turn, intent: str, confident: bool) -> str | None:
         """How sure the store's pages must be to answer a message instead of the
-        catalog: a product question naming the catalog's products ("do you sell
-        electronics?") only for the merchant's own answer (a quote), never a composed
-        one; a rules question naming one ("can I return running shoes?") as usual."""
+        catalog: not at all for a catalog question about the products just shown ("do
+        you have them in size 11?": the size guide is no answer); a product question
+        naming the catalog's products ("do you sell electronics?") only for the
+        merchant's own answer (a quote), never a composed one; a rules question naming
+        one ("can I return running shoes?") as usual."""
+        if turn.slots.get("last_products") and self._about_shown(turn):
+            return None
+        if self._reads_catalog(turn) and phrases.asks_for_products(turn.text, turn.rules):
+            return None  # "show me your sunscreens": a request for products
         if confident and intent in PRODUCT_INTENTS and self._reads_catalog(turn):
             return "quote"
         return "answer"
+
+    def _about_shown(self, turn: Turn) -> bool:
+        """A catalog question about the products just shown, naming no other: it points
+        back at them ("do you have them in size 11?") or names their own option values
+        ("is there one in size L?"). An option name alone is not enough ("what's your
+        size guide?" is the store's page)."""
+        query = self._catalog_query(turn)
+        if query.named or not query.asks_catalog():
+            return False
+        if query.refers_back:
+            return True
+        vocab = self._vocabulary()
+        shown = {str(pid) for pid in turn.slots.get("last_products") or []}
+        values = set(query.value_mentions) | {
+            v for vals in query.entity_values.values() for v in vals
+        }
+        return any(shown & vocab.values.get(v, set()) for v in values)
 
     def _catalog_query(self, turn: Turn) -> CatalogQuery:
         """The message read as a catalog question, with the store's own vocabulary
@@ -261,10 +288,13 @@ class Policy:
             self._vocab = (store, CatalogVocabulary(list(store.products)))
         return self._vocab[1]
 
-    def _asks_for_own_orders(self, turn: Turn) -> bool:
-        """Before verification, "which orders do I have?" or "where is my most recent
-        order?": the order action, which asks who the customer is first."""
+    def _asks_for_own_orders(self, turn: Turn, intent: str, confident: bool) -> bool:
+        """Before verification, "which orders do I have?", "where is my most recent
+        order?", "where is my vacuum order": the order action, which asks who the
+        customer is first (a cancel or a return starts its own flow)."""
         if turn.slots.get("verified_customer_id") or self.s.order_book is None:
+            return False
+        if confident and intent in CANCEL_INTENTS | RETURN_INTENTS:
             return False
         return asks_for_own_orders(turn.text)
 
@@ -318,9 +348,12 @@ class Policy:
             # leaves the catalog only for the merchant's own answer to it ("how much is
             # shipping?"), never for a composed one: passages hold no prices or stock.
             query = self._catalog_query(turn)
-            own = await self.knowledge.store_answer(
-                turn, at_least="quote" if query.asks_catalog() else "answer"
-            )
+            if self._about_shown(turn):
+                own = None  # "do you have them in size 11?": only the catalog knows
+            else:
+                own = await self.knowledge.store_answer(
+                    turn, at_least="quote" if query.asks_catalog() else "answer"
+                )
             if own:
                 return "knowledge", own
             turn.followup_topic = {**topic, "products": list(turn.slots["last_products"])}
