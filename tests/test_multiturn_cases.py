@@ -23,6 +23,9 @@ STORES = {
     "taubench_retail": ROOT / "tests" / "data" / "stores" / "taubench_retail",
 }
 SPLITS = ("dev", "heldout")
+# Written later, by someone who had read neither the code nor the cases above: the unseen
+# check (one file per store, ids "<store>-fresh-NN", the kind in "category").
+FRESH = ("demo_store", "taubench_retail", "mixed_cosmetics")
 KINDS = ("product-fu", "knowledge-fu", "routing", "catalog", "orders", "abstain", "single")
 CONTRACT_FIELDS = {
     "id",
@@ -107,7 +110,8 @@ def kind_of(case_id: str) -> str:
 
 def test_files_and_sizes():
     names = sorted(p.name for p in CASES_DIR.glob("*.jsonl"))
-    assert names == sorted(f"{store}.{split}.jsonl" for store in STORES for split in SPLITS)
+    split_files = [f"{store}.{split}.jsonl" for store in STORES for split in SPLITS]
+    assert names == sorted(split_files + [f"{store}.fresh.jsonl" for store in FRESH])
     assert len(ALL) >= 90
     for store in STORES:
         dev, heldout = load(store, "dev"), load(store, "heldout")
@@ -215,3 +219,14 @@ def test_case_names_real_data(store, split, case):
         assert any(_norm(title) in said for title in data["titles"]), (
             "names no product of the catalog"
         )
+
+
+@pytest.mark.parametrize("store", FRESH)
+def test_fresh_cases_have_the_contracts_shape(store: str) -> None:
+    cases = _jsonl(CASES_DIR / f"{store}.fresh.jsonl")
+    assert len(cases) >= 10
+    assert len({c["id"] for c in cases}) == len(cases)
+    for case in cases:
+        assert CONTRACT_FIELDS <= set(case) <= CONTRACT_FIELDS | OPTIONAL_FIELDS, case["id"]
+        assert case["category"] in KINDS, case["id"]
+        assert case["turns"] and all(isinstance(t, str) and t.strip() for t in case["turns"])

@@ -66,10 +66,12 @@ class CatalogQuery:
         availability, an order or a comparison."""
         return self.refers_back or self.asks_catalog()
 
-    def asks_catalog(self) -> bool:
+    def asks_catalog(self, compare: bool = True) -> bool:
         """Asks something the catalog holds (an option, a value, a price, stock, an
         order, a comparison), beyond pointing back at products ("what if they arrive
-        damaged?" points back, but asks the store's policies)."""
+        damaged?" points back, but asks the store's policies). ``compare``: whether a
+        comparison word counts (not with one product in view: "can I get the
+        difference refunded?")."""
         return bool(
             self.ordinal is not None
             or self.pick
@@ -77,7 +79,7 @@ class CatalogQuery:
             or self.sort
             or self.asks_price
             or self.in_stock
-            or self.compare
+            or (compare and self.compare)
             or self.all_options
             or self.option_mentions
             or self.value_mentions

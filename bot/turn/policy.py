@@ -251,13 +251,20 @@ class Policy:
             return "quote"
         return "answer"
 
+    def _asks_catalog(self, turn: Turn) -> bool:
+        """The message asks the catalog something (CatalogQuery.asks_catalog); a
+        comparison only with two products to compare."""
+        query = self._catalog_query(turn)
+        shown = turn.slots.get("last_products") or []
+        return query.asks_catalog(compare=len(query.named) + len(shown) > 1)
+
     def _about_shown(self, turn: Turn) -> bool:
         """A catalog question about the products just shown, naming no other: it points
         back at them ("do you have them in size 11?") or names their own option values
         ("is there one in size L?"). An option name alone is not enough ("what's your
         size guide?" is the store's page)."""
         query = self._catalog_query(turn)
-        if query.named or not query.asks_catalog():
+        if query.named or not self._asks_catalog(turn):
             return False
         if query.refers_back:
             return True
@@ -334,7 +341,7 @@ class Policy:
         if kind == "product" and not reads_back:
             # "is the blue one in stock?", "the cheaper one?": the catalog's own words.
             query = self._catalog_query(turn)
-            reads_back = query.is_follow_up() and not query.named
+            reads_back = (query.refers_back or self._asks_catalog(turn)) and not query.named
         if not reads_back:
             return None
         if kind == "knowledge":
@@ -352,12 +359,16 @@ class Policy:
                 own = None  # "do you have them in size 11?": only the catalog knows
             else:
                 own = await self.knowledge.store_answer(
-                    turn, at_least="quote" if query.asks_catalog() else "answer"
+                    turn, at_least="quote" if self._asks_catalog(turn) else "answer"
                 )
             if own:
                 return "knowledge", own
             turn.followup_topic = {**topic, "products": list(turn.slots["last_products"])}
-            if query.refers_back and not query.asks_catalog() and followups.own_subject(turn.text):
+            if (
+                query.refers_back
+                and not self._asks_catalog(turn)
+                and followups.own_subject(turn.text)
+            ):
                 # About the products shown ("they", "it"), but nothing the catalog holds
                 # ("what if they arrive damaged?", "does it come with a warranty?"): the
                 # store's pages if they come close, else say honestly the catalog doesn't
