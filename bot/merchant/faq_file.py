@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from bot.merchant.atomic import replace_file
 from knowledge_base.faq import load_faqs
 from knowledge_base.store_files import StoreError, slugify
 
@@ -71,7 +72,7 @@ def add_faq(path: Path, question: str, answer: str, backup_dir: Path) -> tuple[s
         stamp = time.strftime("%Y%m%d-%H%M%S")
         backup = backup_dir / f"{path.name}.{stamp}.{os.getpid()}.bak"
         shutil.copy2(path, backup)
-    _replace(path, after, expected=raw)
+    replace_file(path, after, raw, FAQFileError)
     problem = ""
     try:
         new = load_faqs(path)
@@ -86,7 +87,7 @@ def add_faq(path: Path, question: str, answer: str, backup_dir: Path) -> tuple[s
         problem = f"it did not read back: {exc}"
     if problem:
         if raw:
-            _replace(path, raw, expected=None)
+            replace_file(path, raw, None, FAQFileError)
         else:
             path.unlink(missing_ok=True)
         raise FAQFileError(f"{path.name} was restored as it was: {problem}")
@@ -134,25 +135,3 @@ def _csv_row(text: str, question: str, answer: str, taken: set[str]) -> tuple[st
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow([values.get(h, "") for h in header])
     return buf.getvalue(), faq_id
-
-
-def _replace(path: Path, data: bytes, expected: bytes | None) -> None:
-    """Write ``data`` beside ``path`` and rename it over ``path`` (atomic); with ``expected``,
-    only if ``path`` still holds exactly that (nobody edited it meanwhile)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            shutil.copymode(path, tmp)
-        current = path.read_bytes() if path.exists() else b""
-        if expected is not None and current != expected:
-            raise FAQFileError(
-                f"{path.name} changed while the entry was being written; nothing was changed. "
-                "Approve again."
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from bot.merchant.atomic import replace_file
 from knowledge_base.catalog import load_products
 from knowledge_base.store_files import StoreError
 
@@ -52,7 +53,7 @@ def set_description(path: Path, product_id: str, text: str, backup_dir: Path) ->
     stamp = time.strftime("%Y%m%d-%H%M%S")
     backup = backup_dir / f"{path.name}.{stamp}.{os.getpid()}.bak"
     shutil.copy2(path, backup)
-    _replace(path, after.encode("utf-8"), expected=raw)
+    replace_file(path, after.encode("utf-8"), raw, ProductsFileError)
     # Read back with the store's own reader: only this one description may differ.
     expected = dict(old)
     expected[product_id] = {**old[product_id], "description": text.strip()}
@@ -62,29 +63,9 @@ def set_description(path: Path, product_id: str, text: str, backup_dir: Path) ->
     except StoreError as exc:
         problem = f"it did not read back: {exc}"
     if problem:
-        _replace(path, raw, expected=None)
+        replace_file(path, raw, None, ProductsFileError)
         raise ProductsFileError(f"{path.name} was restored as it was: {problem}")
     return backup
-
-
-def _replace(path: Path, data: bytes, expected: bytes | None) -> None:
-    """Write ``data`` beside ``path`` and rename it over ``path`` (atomic); with ``expected``,
-    only if ``path`` still holds exactly that (nobody edited it meanwhile)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        shutil.copymode(path, tmp)
-        if expected is not None and path.read_bytes() != expected:
-            raise ProductsFileError(
-                f"{path.name} changed while the description was being written; nothing was "
-                "changed. Approve again."
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- JSONL
