@@ -241,9 +241,11 @@ class Policy:
         catalog: not at all for a catalog question about the products just shown ("do
         you have them in size 11?": the size guide is no answer); a product question
         naming the catalog's products ("do you sell electronics?") only for the
-        merchant's own answer (a quote), never a composed one; a rules question naming
-        one ("can I return running shoes?") as usual."""
-        if turn.slots.get("last_products") and self._about_shown(turn):
+        merchant's own answer (a quote), never a composed one; a request for products
+        ("show me your sunscreens") not at all; a rules question naming one ("can I
+        return running shoes?") as usual."""
+        topic = (turn.slots.get(followups.TOPIC_SLOT) or {}).get("kind")
+        if topic == "product" and turn.slots.get("last_products") and self._about_shown(turn):
             return None
         if self._reads_catalog(turn) and phrases.asks_for_products(turn.text, turn.rules):
             return None  # "show me your sunscreens": a request for products
