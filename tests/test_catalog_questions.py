@@ -532,3 +532,15 @@ async def test_the_cheapest_of_them_is_of_the_whole_list_not_the_lines_shown(cos
     cheapest = min((o for p in scope for o in offers(p) if o.available), key=lambda o: o.price)
     text = await chat.ask("what's the cheapest one you actually have in stock?", entities=[])
     assert cheapest.product.title in text and money(cheapest.price) in text, text
+
+
+async def test_the_remembered_list_is_bounded_whatever_the_catalog() -> None:
+    from bot.actions.catalog_answers import MAX_SCOPE
+
+    catalog = [
+        Product(f"p{i}", f"Widget {i}", 10.0 + i % 50, "Widgets", "", {}, [], True)
+        for i in range(MAX_SCOPE * 3)
+    ]
+    chat = Chat(catalog)
+    await chat.ask("anything under $100?", entities=[])
+    assert 0 < len(chat.slots["last_scope"]) <= MAX_SCOPE

@@ -24,6 +24,9 @@ from bot.actions.formatting import describe_options
 MAX_PRODUCTS = 3  # products described in full (or compared) in one reply
 MAX_LISTED = 5  # products one a line in a filtered list
 MAX_ATTRIBUTES = 6  # attributes shown per product in a comparison
+# Products of a list remembered for the next message's filter (slot ``last_scope``): the
+# conversation's stored slots stay small whatever the catalog's size.
+MAX_SCOPE = 200
 
 
 @dataclass
@@ -218,7 +221,8 @@ class CatalogAnswers:
         if len(rows) > MAX_LISTED:
             lines.append(t("catalog_list_more", count=len(rows) - MAX_LISTED))
         cards = [r.card(m.product, shown) for m, shown in rows[:MAX_LISTED]]
-        return Answer(["\n".join(lines)], cards, scope=[str(m.product.id) for m, _ in rows])
+        scope = [str(m.product.id) for m, _ in rows[:MAX_SCOPE]]
+        return Answer(["\n".join(lines)], cards, scope=scope)
 
     def several(self, matches: list[Match]) -> Answer:
         """A few products named together, each with its variants."""
