@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.actions.catalog_vocab import CONTRACTION
 from bot.nlu import phrases
 from bot.storage.privacy import redact
 from bot.turn.records import Turn
@@ -57,13 +58,12 @@ REQUEST_WORDS = {
     ),
     "zh": frozenset("介绍 详细 看看 看 买 要 下单 喜欢 不错 好 一下 详情 信息".split()),
 }
-_CONTRACTION = re.compile(r"(?<=[a-z])['\u2019](?:s|re|ve|ll|d|m)\b")
 
 
 def _words(text: str) -> list[str]:
     if chinese.has_chinese(text):
         return [w for w in chinese.words(text) if w.strip()]
-    return re.findall(r"[a-z0-9][a-z0-9'-]*", _CONTRACTION.sub("", text.lower()))
+    return re.findall(r"[a-z0-9][a-z0-9'-]*", CONTRACTION.sub("", text.lower()))
 
 
 def own_subject(text: str) -> list[str]:

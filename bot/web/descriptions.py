@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import html
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -204,22 +205,30 @@ async def checked_form(request: web.Request, page: str) -> dict[str, str]:
     return {k: str(v) for k, v in form.items()}
 
 
+async def run_decision(
+    page: str, proposal_id: str, decide: Callable[[], Any], refused: str
+) -> web.StreamResponse:
+    """Run a proposal book's decision off the event loop and go back to ``page``: an
+    unknown proposal is a 404, a refused one (decided already, the store file changed
+    or refused) a 409 with the code ``refused``. Every admin proposal page uses it."""
+    try:
+        await asyncio.to_thread(decide)
+    except UnknownProposal as exc:
+        raise ApiError(404, "unknown_proposal", str(exc)) from exc
+    except ValueError as exc:
+        raise ApiError(409, refused, str(exc)) from exc
+    return web.Response(status=303, headers={"Location": f"{page}?status=all#{proposal_id}"})
+
+
 async def _decide(request: web.Request, action: str) -> web.StreamResponse:
     form = await checked_form(request, PAGE)
     proposal_id = request.match_info["proposal_id"]
     book = _book(request)
-    try:
-        if action == "approve":
-            await asyncio.to_thread(book.approve, proposal_id, "admin")
-        else:
-            await asyncio.to_thread(
-                book.reject, proposal_id, form.get("note", "")[:MAX_NOTE], "admin"
-            )
-    except UnknownProposal as exc:
-        raise ApiError(404, "unknown_proposal", str(exc)) from exc
-    except ValueError as exc:  # decided already, record changed, products file refused
-        raise ApiError(409, "not_" + action + "d", str(exc)) from exc
-    return web.Response(status=303, headers={"Location": f"{PAGE}?status=all#{proposal_id}"})
+    if action == "approve":
+        decide = partial(book.approve, proposal_id, "admin")
+    else:
+        decide = partial(book.reject, proposal_id, form.get("note", "")[:MAX_NOTE], "admin")
+    return await run_decision(PAGE, proposal_id, decide, "not_" + action + "d")
 
 
 async def approve(request: web.Request) -> web.StreamResponse:

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import html
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from bot.merchant.faq_learning import propose_faqs
 from bot.merchant.faq_proposals import MAX_ANSWER, MAX_QUESTION, PENDING, FAQProposals
-from bot.merchant.proposals import UnknownProposal
 from bot.web.admin import CSS, NAV
-from bot.web.descriptions import MAX_NOTE, checked_form, csrf_token
+from bot.web.descriptions import MAX_NOTE, checked_form, csrf_token, run_decision
 from bot.web.errors import ApiError
 from bot.web.inbox import ADMIN_COOKIE, check_admin, cookie_value
 from bot.web.keys import BOT_KEY, CONFIG_KEY
@@ -189,24 +189,14 @@ async def _decide(request: web.Request, action: str) -> web.StreamResponse:
     form = await checked_form(request, PAGE)
     proposal_id = request.match_info["proposal_id"]
     book = _book(request)
-    try:
-        if action == "reject":
-            await asyncio.to_thread(
-                book.reject, proposal_id, form.get("note", "")[:MAX_NOTE], "admin"
-            )
-        elif action == "edit":
-            await asyncio.to_thread(
-                book.edit, proposal_id, form.get("question"), form.get("answer")
-            )
-        else:
-            await asyncio.to_thread(
-                book.approve, proposal_id, form.get("question"), form.get("answer"), "admin"
-            )
-    except UnknownProposal as exc:
-        raise ApiError(404, "unknown_proposal", str(exc)) from exc
-    except ValueError as exc:  # decided already, no answer, the FAQ file refused
-        raise ApiError(409, REFUSED[action], str(exc)) from exc
-    return web.Response(status=303, headers={"Location": f"{PAGE}?status=all#{proposal_id}"})
+    question, answer = form.get("question"), form.get("answer")
+    if action == "reject":
+        decide = partial(book.reject, proposal_id, form.get("note", "")[:MAX_NOTE], "admin")
+    elif action == "edit":
+        decide = partial(book.edit, proposal_id, question, answer)
+    else:  # decided already, no answer, the FAQ file refused: a 409
+        decide = partial(book.approve, proposal_id, question, answer, "admin")
+    return await run_decision(PAGE, proposal_id, decide, REFUSED[action])
 
 
 async def approve(request: web.Request) -> web.StreamResponse:

@@ -117,18 +117,23 @@ def _yaml() -> Any:
     return yaml
 
 
+def _yaml_error(exc: Exception, label: str) -> StoreError:
+    """A YAML parse error as the store's error: the file, the line, what to check."""
+    mark = getattr(exc, "problem_mark", None)
+    return StoreError(
+        label,
+        f"is not valid YAML ({getattr(exc, 'problem', None) or exc})",
+        line=mark.line + 1 if mark else None,
+        hint="Check the indentation and the quotes; `rasa data validate` finds the same",
+    )
+
+
 def _load_yaml(path: Path, label: str) -> Any:
     yaml = _yaml()
     try:
         return yaml.safe_load(read_text(path, label))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise StoreError(
-            label,
-            f"is not valid YAML ({getattr(exc, 'problem', None) or exc})",
-            line=mark.line + 1 if mark else None,
-            hint="Check the indentation and the quotes; `rasa data validate` finds the same",
-        ) from exc
+        raise _yaml_error(exc, label) from exc
 
 
 def _read_yaml_file(
@@ -141,13 +146,7 @@ def _read_yaml_file(
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise StoreError(
-            label,
-            f"is not valid YAML ({getattr(exc, 'problem', None) or exc})",
-            line=mark.line + 1 if mark else None,
-            hint="Check the indentation and the quotes; `rasa data validate` finds the same",
-        ) from exc
+        raise _yaml_error(exc, label) from exc
     finally:
         loader.dispose()
     if not isinstance(data, dict):
