@@ -15,7 +15,7 @@ import pytest
 from bot.storage.conversations import HISTORY_TURNS, Conversation, ConversationStore, TurnRecord
 from bot.storage.db import DatabaseError, open_database
 from bot.storage.insights import InsightsStore
-from bot.storage.migrations import LATEST, MIGRATIONS, migrate, schema_version
+from bot.storage.migrations import LATEST, MIGRATIONS, Migration, migrate, schema_version
 from tests.conftest import new_postgres_database
 
 
@@ -243,6 +243,85 @@ def test_migrations_are_numbered_recorded_and_applied_once(location: str | Path)
         store.close()
     with pytest.raises(DatabaseError, match="newer than this shopbot"):
         ConversationStore(location)
+
+
+def test_a_migration_may_be_any_sql_script(location: str | Path) -> None:
+    # ";" inside a string, a comment, and a body of several statements: a trigger on
+    # SQLite, a PL/pgSQL function on PostgreSQL. Splitting on ";" breaks every one.
+    body = {
+        "sqlite": """
+            CREATE TRIGGER notes_stamp AFTER INSERT ON notes BEGIN
+                UPDATE notes SET text = text || '; stamped' WHERE id = NEW.id;
+                INSERT INTO notes_audit (note_id) VALUES (NEW.id);
+            END;
+        """,
+        "postgres": """
+            CREATE FUNCTION notes_stamp() RETURNS trigger AS $$
+            BEGIN
+                UPDATE notes SET text = text || '; stamped' WHERE id = NEW.id;
+                INSERT INTO notes_audit (note_id) VALUES (NEW.id);
+                RETURN NEW;
+            END; $$ LANGUAGE plpgsql;
+            CREATE TRIGGER notes_stamp AFTER INSERT ON notes
+                FOR EACH ROW EXECUTE FUNCTION notes_stamp();
+        """,
+    }
+    db = open_database(location)
+    try:
+        script = (
+            "CREATE TABLE notes (id {id}, text TEXT NOT NULL DEFAULT 'a;b'); -- a ; in a note\n"
+            "CREATE TABLE notes_audit (note_id INTEGER NOT NULL);\n"
+        )
+        steps = [
+            Migration(1, "notes", script),
+            Migration(2, "stamp notes", body["sqlite"], dialects=("sqlite",)),
+            Migration(3, "stamp notes", body["postgres"], dialects=("postgres",)),
+        ]
+        assert migrate(db, migrations=steps, table="notes_version") == [1, 2, 3]
+        assert schema_version(db, migrations=steps, table="notes_version") == 3
+        assert schema_version(db) == 0  # the conversation log's own version is apart
+        db.run("INSERT INTO notes (text) VALUES (?)", ("x",))
+        assert db.fetch("SELECT text FROM notes") == [("x; stamped",)]
+        assert db.fetch("SELECT COUNT(*) FROM notes_audit") == [(1,)]
+
+        # A migration that fails leaves the schema and the recorded version as they were.
+        broken = [*steps, Migration(4, "broken", "CREATE TABLE more (x INTEGER); NOT SQL")]
+        with pytest.raises(Exception):  # noqa: B017 - each driver raises its own error
+            migrate(db, migrations=broken, table="notes_version")
+        assert schema_version(db, migrations=steps, table="notes_version") == 3
+        with pytest.raises(Exception):  # noqa: B017
+            db.fetch("SELECT * FROM more")
+        with pytest.raises(ValueError, match="numbered 1, 2, 3"):
+            migrate(db, migrations=steps[1:], table="notes_version")
+        with pytest.raises(ValueError, match="table name"):
+            migrate(db, migrations=steps, table="notes; DROP TABLE notes")
+    finally:
+        db.close()
+
+
+def test_the_order_books_schema_is_versioned(tmp_path: Path) -> None:
+    from bot.storage.order_changes import ORDER_MIGRATIONS, ORDER_VERSION_TABLE, OrderChanges
+
+    path = tmp_path / "orders.db"
+    # A file made before the schema was versioned: the table exists, no version table.
+    old = open_database(path)
+    old.run(
+        "CREATE TABLE order_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT "
+        "NULL, kind TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, item_ids TEXT NOT NULL "
+        "DEFAULT '[]', refund_method_id TEXT, created_at TEXT NOT NULL)"
+    )
+    old.run(
+        "INSERT INTO order_changes (order_id, kind, status, reason, created_at) "
+        "VALUES ('#W1', 'cancel', 'cancelled', 'no longer needed', '2026-01-01T00:00:00Z')"
+    )
+    old.close()
+    changes = OrderChanges(path)
+    try:
+        assert [c["status"] for c in changes.of("#W1")] == ["cancelled"]  # adopted, kept
+        latest = ORDER_MIGRATIONS[-1].version
+        assert schema_version(changes.db, ORDER_MIGRATIONS, ORDER_VERSION_TABLE) == latest
+    finally:
+        changes.db.close()
 
 
 def test_insights_share_the_database_and_forget_a_customer_everywhere(

@@ -22,9 +22,7 @@ Schema changes are numbered migrations (``bot/storage/migrations.py``).
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,6 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from bot.storage.dialect import pg_arg, rowcount, sqlite_statements, to_postgres
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # PostgreSQL advisory lock ids: writers of the turn log; the insights processor; the
@@ -80,6 +80,11 @@ class Session:
         """Execute one statement for each row of arguments."""
         raise NotImplementedError
 
+    def script(self, sql: str) -> None:
+        """Run a whole SQL script as written: any number of statements, no arguments, no
+        placeholder rewriting (function bodies, triggers, ``;`` inside strings)."""
+        raise NotImplementedError
+
     def fetchone(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = self.fetch(sql, args)
         return rows[0] if rows else None
@@ -107,6 +112,11 @@ class Database(Session):
     def transaction(self) -> Any:
         """A context manager yielding a ``Session`` whose statements commit together."""
         raise NotImplementedError
+
+    def script(self, sql: str) -> None:
+        """Run a whole SQL script in one transaction (see ``Session.script``)."""
+        with self.transaction() as tx:
+            tx.script(sql)
 
     def listen(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(sender)`` when another process logs for ``sender`` (PostgreSQL)."""
@@ -150,6 +160,11 @@ class _SQLiteSession(Session):
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._conn.executemany(sql, [tuple(r) for r in rows])
+
+    def script(self, sql: str) -> None:
+        # Not executescript: it commits the open transaction first.
+        for statement in sqlite_statements(sql):
+            self._conn.execute(statement)
 
 
 class SQLiteDatabase(Database):
@@ -229,15 +244,7 @@ class SQLiteDatabase(Database):
 
 # -- PostgreSQL -------------------------------------------------------------------------
 
-_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?")
 NOTIFY_CHANNEL = "shopbot_events"
-
-
-@functools.lru_cache(maxsize=512)
-def to_postgres(sql: str) -> str:
-    """``?`` placeholders to ``$1, $2, ...`` (leaving string literals alone)."""
-    counter = iter(range(1, 10_000))
-    return _PLACEHOLDER.sub(lambda m: f"${next(counter)}" if m.group(0) == "?" else m.group(0), sql)
 
 
 async def _awaited(awaitable: Any) -> Any:
@@ -255,19 +262,6 @@ def _conversation_key(sender: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _pg_arg(value: Any) -> Any:
-    # PostgreSQL text cannot hold NUL; SQLite can. Replace rather than fail the turn.
-    if isinstance(value, str) and "\x00" in value:
-        return value.replace("\x00", "\ufffd")
-    return value
-
-
-def _rowcount(status: str) -> int:
-    # asyncpg returns the command tag: "DELETE 3", "UPDATE 0", "INSERT 0 1".
-    last = status.rsplit(" ", 1)[-1]
-    return int(last) if last.isdigit() else 0
-
-
 class _PostgresSession(Session):
     """Statements on one connection (inside a transaction), run on the owner's loop."""
 
@@ -278,20 +272,24 @@ class _PostgresSession(Session):
         self._conn = conn
 
     def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        rows = self._db._call(self._conn.fetch(to_postgres(sql), *map(_pg_arg, args)))
+        rows = self._db._call(self._conn.fetch(to_postgres(sql), *map(pg_arg, args)))
         return [tuple(r.values()) for r in rows]
 
     def fetch_dicts(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        rows = self._db._call(self._conn.fetch(to_postgres(sql), *map(_pg_arg, args)))
+        rows = self._db._call(self._conn.fetch(to_postgres(sql), *map(pg_arg, args)))
         return [dict(r.items()) for r in rows]
 
     def run(self, sql: str, args: Sequence[Any] = ()) -> int:
-        return _rowcount(self._db._call(self._conn.execute(to_postgres(sql), *map(_pg_arg, args))))
+        return rowcount(self._db._call(self._conn.execute(to_postgres(sql), *map(pg_arg, args))))
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        batch = [tuple(map(_pg_arg, r)) for r in rows]
+        batch = [tuple(map(pg_arg, r)) for r in rows]
         if batch:
             self._db._call(self._conn.executemany(to_postgres(sql), batch))
+
+    def script(self, sql: str) -> None:
+        # Without arguments asyncpg uses the simple protocol: several statements at once.
+        self._db._call(self._conn.execute(sql))
 
     def advisory_lock(self, key: int) -> None:
         self.run("SELECT pg_advisory_xact_lock(?)", (key,))
@@ -351,15 +349,15 @@ class PostgresDatabase(Database):
         return asyncio.run_coroutine_threadsafe(_awaited(coro), self._loop).result(timeout)
 
     def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        rows = self._call(self._pool.fetch(to_postgres(sql), *map(_pg_arg, args)))
+        rows = self._call(self._pool.fetch(to_postgres(sql), *map(pg_arg, args)))
         return [tuple(r.values()) for r in rows]
 
     def fetch_dicts(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        rows = self._call(self._pool.fetch(to_postgres(sql), *map(_pg_arg, args)))
+        rows = self._call(self._pool.fetch(to_postgres(sql), *map(pg_arg, args)))
         return [dict(r.items()) for r in rows]
 
     def run(self, sql: str, args: Sequence[Any] = ()) -> int:
-        return _rowcount(self._call(self._pool.execute(to_postgres(sql), *map(_pg_arg, args))))
+        return rowcount(self._call(self._pool.execute(to_postgres(sql), *map(pg_arg, args))))
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.transaction() as tx:

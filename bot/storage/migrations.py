@@ -3,8 +3,13 @@
 Each migration is applied once, in order, and recorded in ``schema_version``.
 DDL is written once; the few words that differ between the two databases are
 placeholders (``{id}``: an auto-numbered primary key, ``{float}``: a double,
-``{blob}``: bytes). To change the schema, append a migration; never edit one
-that has shipped.
+``{blob}``: bytes; ``bot/storage/dialect.py``). A migration is a whole SQL script,
+run as written: triggers, function bodies and ``;`` inside strings are fine. To
+change the schema, append a migration; never edit one that has shipped.
+
+A database file may hold more than one schema: the conversation log (``MIGRATIONS``,
+versions in ``schema_version``) and the order book's changes
+(``bot/storage/order_changes.py``, its own list and version table).
 
 Migration 1 is the schema shopbot had before migrations existed (``IF NOT
 EXISTS`` throughout), so a database made by an older version adopts the
@@ -13,27 +18,27 @@ numbering without any change.
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.storage.db import Database, DatabaseError, Session, safe_url
+from bot.storage.dialect import TYPES
 
-_TYPES = {
-    "sqlite": {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "float": "REAL", "blob": "BLOB"},
-    "postgres": {"id": "BIGSERIAL PRIMARY KEY", "float": "DOUBLE PRECISION", "blob": "BYTEA"},
-}
+_TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
 class Migration:
     version: int
     description: str
-    sql: str  # statements separated by ";", with {id}/{float}/{blob} placeholders
+    sql: str  # a SQL script, with {id}/{float}/{blob} placeholders ({{ }} for braces)
     dialects: tuple[str, ...] = ("sqlite", "postgres")
 
-    def statements(self, dialect: str) -> list[str]:
-        text = self.sql.format(**_TYPES[dialect])
-        return [s.strip() for s in text.split(";") if s.strip()]
+    def script(self, dialect: str) -> str:
+        """The migration's SQL for ``dialect``, placeholders filled in."""
+        return self.sql.format(**TYPES[dialect])
 
 
 MIGRATIONS: list[Migration] = [
@@ -177,50 +182,67 @@ LATEST = MIGRATIONS[-1].version
 _MIGRATE_LOCK_KEY = 0x5B08  # PostgreSQL advisory lock: one process migrates at a time
 
 
-def _ensure_table(session: Session) -> int:
+def _ensure_table(session: Session, table: str = "schema_version") -> int:
     session.run(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-        f"description TEXT NOT NULL, applied_at {_TYPES[session.dialect]['float']} NOT NULL)"
+        f"CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY, "
+        f"description TEXT NOT NULL, applied_at {TYPES[session.dialect]['float']} NOT NULL)"
     )
-    row = session.fetchone("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+    row = session.fetchone(f"SELECT COALESCE(MAX(version), 0) FROM {table}")
     return int(row[0]) if row else 0
 
 
-def schema_version(db: Database) -> int:
+def _checked(migrations: Sequence[Migration], table: str) -> None:
+    if not _TABLE_NAME.fullmatch(table):
+        raise ValueError(f"not a plain table name for migration versions: {table!r}")
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migrations must be numbered 1, 2, 3, ... in order; got {versions}")
+
+
+def schema_version(
+    db: Database, migrations: Sequence[Migration] = MIGRATIONS, table: str = "schema_version"
+) -> int:
     """The highest migration applied to ``db`` (0 for an empty database)."""
+    _checked(migrations, table)
     with db.transaction() as tx:
-        return _ensure_table(tx)
+        return _ensure_table(tx, table)
 
 
-def migrate(db: Database, target: int | None = None) -> list[int]:
+def migrate(
+    db: Database,
+    target: int | None = None,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    table: str = "schema_version",
+) -> list[int]:
     """Apply every migration above the database's version (up to ``target``); returns them.
 
-    Safe when several processes start at once: SQLite's write lock or a
-    PostgreSQL advisory lock lets one migrate while the others wait, and they
-    then find nothing left to do. Everything runs in one transaction, so a
-    failed migration leaves the previous schema intact. A database newer than
-    this shopbot is refused.
+    ``migrations`` / ``table``: the schema to bring up to date and where its version is
+    recorded (default: the conversation log's). Safe when several processes start at
+    once: SQLite's write lock or a PostgreSQL advisory lock lets one migrate while the
+    others wait, and they then find nothing left to do. Everything runs in one
+    transaction, so a failed migration leaves the previous schema intact. A database
+    newer than this shopbot is refused.
     """
-    target = LATEST if target is None else target
+    _checked(migrations, table)
+    latest = migrations[-1].version if migrations else 0
+    target = latest if target is None else target
     applied = []
     with db.transaction() as tx:
         if tx.dialect == "postgres":
             tx.run("SELECT pg_advisory_xact_lock(?)", (_MIGRATE_LOCK_KEY,))
-        current = _ensure_table(tx)
-        if current > LATEST:
+        current = _ensure_table(tx, table)
+        if current > latest:
             where = db.location if db.dialect == "sqlite" else safe_url(db.location)
             raise DatabaseError(
-                f"the conversation database {where} has schema version {current}, newer "
-                f"than this shopbot knows ({LATEST}); upgrade shopbot before serving from it."
+                f"the database {where} has {table} {current}, newer than this shopbot "
+                f"knows ({latest}); upgrade shopbot before serving from it."
             )
-        for m in MIGRATIONS:
+        for m in migrations:
             if current < m.version <= target:
                 if db.dialect in m.dialects:
-                    for statement in m.statements(db.dialect):
-                        tx.run(statement)
+                    tx.script(m.script(db.dialect))
                 tx.run(
-                    "INSERT INTO schema_version (version, description, applied_at) "
-                    "VALUES (?, ?, ?)",
+                    f"INSERT INTO {table} (version, description, applied_at) VALUES (?, ?, ?)",
                     (m.version, m.description, time.time()),
                 )
                 applied.append(m.version)

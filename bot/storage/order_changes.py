@@ -2,7 +2,8 @@
 
 The order book (``bot/storage/orders.py``) never rewrites the merchant's files: each change
 is a row of ``order_changes`` in a small SQLite file (WAL mode, ``bot/storage/db.py``), read
-fresh whenever an order is looked up, so every process sharing the file sees it.
+fresh whenever an order is looked up, so every process sharing the file sees it. Its
+schema is a list of numbered migrations (``ORDER_MIGRATIONS``, ``bot/storage/migrations.py``).
 ``apply_changes`` lays an order's rows over the order as the files describe it.
 """
 
@@ -15,20 +16,31 @@ from pathlib import Path
 from typing import Any
 
 from bot.storage.db import Session, SQLiteDatabase
+from bot.storage.migrations import Migration, migrate
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS order_changes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    order_id TEXT NOT NULL,
-    kind TEXT NOT NULL,                   -- 'cancel' | 'return'
-    status TEXT NOT NULL,                 -- the order's status after the change
-    reason TEXT,
-    item_ids TEXT NOT NULL DEFAULT '[]',  -- JSON list of item ids (returns)
-    refund_method_id TEXT,
-    created_at TEXT NOT NULL              -- ISO 8601, UTC
-)""",
-    "CREATE INDEX IF NOT EXISTS order_changes_by_order ON order_changes (order_id, id)",
-)
+# The order book's own schema, versioned in ``order_schema_version`` (it may share a file
+# with the conversation log). Append to change it; never edit one that has shipped.
+# Version 1 is the table as it was before it was versioned (IF NOT EXISTS: adopted as is).
+ORDER_MIGRATIONS = [
+    Migration(
+        1,
+        "cancellations and return requests made in chat",
+        """
+        CREATE TABLE IF NOT EXISTS order_changes (
+            id {id},
+            order_id TEXT NOT NULL,
+            kind TEXT NOT NULL,                   -- 'cancel' | 'return'
+            status TEXT NOT NULL,                 -- the order's status after the change
+            reason TEXT,
+            item_ids TEXT NOT NULL DEFAULT '[]',  -- JSON list of item ids (returns)
+            refund_method_id TEXT,
+            created_at TEXT NOT NULL              -- ISO 8601, UTC
+        );
+        CREATE INDEX IF NOT EXISTS order_changes_by_order ON order_changes (order_id, id)
+        """,
+    ),
+]
+ORDER_VERSION_TABLE = "order_schema_version"
 _COLUMNS = ("kind", "status", "reason", "item_ids", "refund_method_id", "created_at")
 
 
@@ -41,8 +53,7 @@ class OrderChanges:
 
     def __init__(self, path: str | Path) -> None:
         self.db = SQLiteDatabase(path, busy_timeout=10.0, purpose="order changes database")
-        for statement in _SCHEMA:
-            self.db.run(statement)
+        migrate(self.db, migrations=ORDER_MIGRATIONS, table=ORDER_VERSION_TABLE)
 
     def transaction(self) -> Any:
         """A context manager yielding the ``Session`` a change is checked and recorded in."""

@@ -2,9 +2,10 @@
 fine-tuning.
 
 Every read goes through a ``Database`` (``bot/storage/db.py``), written once with ``?``
-placeholders in SQL that SQLite and PostgreSQL both run (PostgreSQL gets SQLite's
-``date(ts, 'unixepoch')`` from a migration), so the merchant's pages and the fine-tuning
-data work on either backend. Rows come back as tuples in the order each docstring gives.
+placeholders in SQL that SQLite and PostgreSQL both run (the UTC day of a timestamp is
+the one phrase that differs: ``bot/storage/dialect.day_sql``), so the merchant's pages and
+the fine-tuning data work on either backend; tests/test_admin_databases.py runs every
+report on both. Rows come back as tuples in the order each docstring gives.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.storage.db import Database
+from bot.storage.dialect import day_sql
 
 # Actions that mean the customer did not get an answer (with a fallback: "unanswered").
 FAILED_ACTIONS = frozenset({"action_abstain", "action_clarify"})
@@ -41,7 +43,7 @@ def overview(db: Database) -> dict[str, Any]:
         "COALESCE(SUM(CASE WHEN rating < 0 THEN 1 ELSE 0 END), 0) FROM feedback"
     )[0]
     latency = db.fetch("SELECT AVG(latency_ms) FROM turns")[0][0]
-    per_day = db.fetch("SELECT date(ts, 'unixepoch') d, COUNT(*) FROM turns GROUP BY d ORDER BY d")
+    per_day = db.fetch(f"SELECT {day_sql(db.dialect)} d, COUNT(*) FROM turns GROUP BY d ORDER BY d")
     return {
         "senders": senders,
         "turns": turns,
@@ -58,7 +60,7 @@ def intent_counts(db: Database, limit: int = 25) -> list[tuple[Any, ...]]:
     """The most frequent intents: (intent, messages, mean confidence, handoff turns)."""
     return db.fetch(
         "SELECT intent, COUNT(*) n, AVG(confidence), SUM(handoff) FROM turns "
-        "GROUP BY intent ORDER BY n DESC LIMIT ?",
+        "GROUP BY intent ORDER BY n DESC, COALESCE(intent, '') LIMIT ?",
         (limit,),
     )
 
@@ -66,7 +68,8 @@ def intent_counts(db: Database, limit: int = 25) -> list[tuple[Any, ...]]:
 def intents_per_day(db: Database) -> list[tuple[Any, ...]]:
     """(day, intent, messages) for every day and intent, by day."""
     return db.fetch(
-        "SELECT date(ts, 'unixepoch') d, intent, COUNT(*) FROM turns GROUP BY d, intent ORDER BY d"
+        f"SELECT {day_sql(db.dialect)} d, intent, COUNT(*) FROM turns GROUP BY d, intent "
+        "ORDER BY d, COALESCE(intent, '')"
     )
 
 
@@ -76,8 +79,8 @@ def unanswered_questions(db: Database, limit: int = 30) -> list[tuple[Any, ...]]
     Case-insensitively grouped; the question is shown as one of its spellings.
     """
     return db.fetch(
-        "SELECT MIN(user_text), COUNT(*) n, MAX(date(ts, 'unixepoch')) FROM turns "
-        f"WHERE {_UNANSWERED} GROUP BY lower(user_text) ORDER BY n DESC LIMIT ?",
+        f"SELECT MIN(user_text), COUNT(*) n, MAX({day_sql(db.dialect)}) FROM turns "
+        f"WHERE {_UNANSWERED} GROUP BY lower(user_text) ORDER BY n DESC, MIN(user_text) LIMIT ?",
         (*_FAILED, limit),
     )
 
