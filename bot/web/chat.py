@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -17,37 +17,27 @@ from bot.config import Config
 from bot.limits import RateLimiter
 from bot.web.access import authorize_conversation, check_channel_token, check_conversation_token
 from bot.web.client_ip import client_address, is_loopback_client
-from bot.web.errors import ApiError, access, field, json_body, rate_limited, sender_id
+from bot.web.errors import ApiError, access, json_body, rate_limited
 from bot.web.keys import BOT_KEY, CONFIG_KEY, IP_LIMIT_KEY, METRICS_KEY, SENDER_LIMIT_KEY, STATIC
 from bot.web.live import open_event_stream
+from bot.web.requests import ChatRequest, FeedbackRequest, ParseRequest, RestMessage, parse_body
+
+Msg = TypeVar("Msg", bound=RestMessage)
 
 log = logging.getLogger("shopbot.server")
 
 
-def _chat_request(request: web.Request, body: dict[str, Any]) -> tuple[str, str, dict | None]:
-    """Validate sender/message; apply size and rate limits."""
-    config: Config = request.app[CONFIG_KEY]
-    sender = sender_id(field(body, "sender"))
-    message = field(body, "message")
-    metadata = body.get("metadata")
-    if not message.strip():
-        raise ApiError(400, "invalid_field", "field 'message' must not be empty")
-    if len(message) > config.max_message_chars:
-        raise ApiError(
-            413,
-            "message_too_long",
-            f"the message has {len(message)} characters; the limit is {config.max_message_chars}",
-        )
-    if metadata is not None and not isinstance(metadata, dict):
-        raise ApiError(400, "invalid_field", "field 'metadata' must be an object")
+def _chat_request(request: web.Request, model: type[Msg], body: dict[str, Any]) -> Msg:
+    """Validate the body as ``model`` (sender, message, metadata); apply the rate limits."""
+    msg = parse_body(model, body, request.app[CONFIG_KEY])
     limiter: RateLimiter = request.app[SENDER_LIMIT_KEY]
     # The sender first: a sender over its limit does not use up its address's budget.
-    wait = limiter.check(f"sender:{sender}") or request.app[IP_LIMIT_KEY].check(
+    wait = limiter.check(f"sender:{msg.sender}") or request.app[IP_LIMIT_KEY].check(
         f"ip:{client_address(request)}"
     )
     if wait:
         raise rate_limited(wait, "messages")
-    return sender, message, metadata
+    return msg
 
 
 # Conversations of the Rasa REST channel are stored under "rest:<sender>" (see rest_webhook).
@@ -68,7 +58,8 @@ async def rest_webhook(request: web.Request) -> web.Response:
         request.headers.get("Authorization"),
         is_loopback_client(request),
     )
-    sender, message, metadata = _chat_request(request, await json_body(request))
+    msg = _chat_request(request, RestMessage, await json_body(request))
+    sender, message, metadata = msg.sender, msg.message, msg.metadata
     # The integration's user ids live in their own namespace: a visitor who names the
     # same id on /api/chat starts a different conversation and can never read this one.
     reply = await request.app[BOT_KEY].handle(REST_PREFIX + sender, message, metadata)
@@ -77,18 +68,15 @@ async def rest_webhook(request: web.Request) -> web.Response:
 
 
 async def model_parse(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    text = field(body, "text")
-    if len(text) > request.app[CONFIG_KEY].max_message_chars:
-        raise ApiError(413, "message_too_long", "the text is over the configured limit")
+    text = parse_body(ParseRequest, await json_body(request), request.app[CONFIG_KEY]).text
     result = await asyncio.to_thread(request.app[BOT_KEY].parse, text)
     return web.json_response(result)
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
     """One turn as JSON, or streamed as server-sent events when asked."""
-    body = await json_body(request)
-    sender, message, metadata = _chat_request(request, body)
+    msg = _chat_request(request, ChatRequest, await json_body(request))
+    sender, message, metadata = msg.sender, msg.message, msg.metadata
     if sender.startswith(REST_PREFIX):
         raise ApiError(
             400,
@@ -98,7 +86,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     bot = request.app[BOT_KEY]
     # The conversation is the token holder's: a new one gets its token here.
     token = await asyncio.to_thread(
-        access, authorize_conversation, bot.conversations, sender, body.get("token")
+        access, authorize_conversation, bot.conversations, sender, msg.token
     )
     if "text/event-stream" not in request.headers.get("Accept", ""):
         reply = await bot.handle(sender, message, metadata)
@@ -130,21 +118,15 @@ async def chat(request: web.Request) -> web.StreamResponse:
 
 
 async def feedback(request: web.Request) -> web.Response:
-    body = await json_body(request)
-    sender = field(body, "sender")
-    turn_id = field(body, "turn_id")
-    rating = field(body, "rating", int)
-    comment = field(body, "comment", required=False)
-    if rating not in (1, -1):
-        raise ApiError(400, "invalid_field", "field 'rating' must be 1 or -1")
-    if comment is not None and len(comment) > 2000:
-        raise ApiError(413, "too_large", "the comment is over 2,000 characters")
+    """Rate one turn (1 or -1), with an optional comment; the conversation's token is needed."""
+    rated = parse_body(FeedbackRequest, await json_body(request), request.app[CONFIG_KEY])
+    sender, turn_id = rated.sender, rated.turn_id
     store = request.app[BOT_KEY].conversations
-    await asyncio.to_thread(access, check_conversation_token, store, sender, body.get("token"))
+    await asyncio.to_thread(access, check_conversation_token, store, sender, rated.token)
     turn = await asyncio.to_thread(store.get_turn, turn_id)
     if turn is None or turn["sender"] != sender:
         raise ApiError(404, "unknown_turn", "no such turn for this sender")
-    await asyncio.to_thread(store.add_feedback, turn_id, sender, rating, comment)
+    await asyncio.to_thread(store.add_feedback, turn_id, sender, rated.rating, rated.comment)
     return web.json_response({"status": "ok"})
 
 

@@ -1,5 +1,7 @@
 """Client errors: ``ApiError`` and its JSON shape, the middleware that turns any
-error into JSON, and the request-body helpers every route uses."""
+error into JSON, and the request-body helpers: ``json_body`` (every JSON route),
+``field`` / ``sender_id`` for the routes whose bodies are not yet validated by a
+model of bot/web/requests.py (the agents' inbox)."""
 
 from __future__ import annotations
 
@@ -69,6 +71,7 @@ def rate_limited(seconds: float, what: str = "requests") -> ApiError:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object (size- and depth-limited, valid unicode), or a 400/413."""
     if request.content_length and request.content_length > request.app[CONFIG_KEY].max_body_bytes:
         raise ApiError(413, "too_large", "request body is too large")
     try:
@@ -95,6 +98,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 
 def field(body: dict[str, Any], name: str, kind: type = str, required: bool = True) -> Any:
+    """``body[name]`` checked to be a ``kind``; null counts as absent."""
     value = body.get(name)
     if value is None:
         if required:

@@ -4,8 +4,11 @@ The paths come from the running app's router, so the description cannot list
 a route that does not exist or miss one that does: routes described in
 ``OPERATIONS`` get their request and response schemas, any other route (added
 by a module that has not described itself yet) still appears with its
-handler's docstring as summary. tests/test_security.py checks that the routes
-of the public contract carry full schemas.
+handler's docstring as summary. Request bodies are the pydantic models the
+server validates with (bot/web/requests.py), written with the running
+server's limits; responses are described here. tests/test_openapi_spec.py
+validates the served document, tests/test_schemathesis.py checks the live
+server's responses against it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,33 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.config import Config
+from bot.web.access import MAX_TOKEN_CHARS
 from bot.web.errors import MAX_SENDER_CHARS
+from bot.web.keys import CONFIG_KEY
+from bot.web.requests import (
+    AgentReply,
+    AgentRequest,
+    ChatRequest,
+    FeedbackRequest,
+    ParseRequest,
+    RequestBody,
+    RestMessage,
+    request_schema,
+)
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["code", "message"],
+        }
+    },
+    "required": ["error"],
+}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +78,7 @@ EVENT_ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 
 
 SENDER = {"type": "string", "minLength": 1, "maxLength": MAX_SENDER_CHARS}
-MESSAGE = {"type": "string", "minLength": 1, "description": "at most max_message_chars (2,000)"}
+# What the bot says (Rasa's message shape); the REST channel adds recipient_id.
 BOT_MESSAGE = {
     "type": "object",
     "properties": {
@@ -67,27 +94,12 @@ BOT_MESSAGE = {
         "image": {"type": "string"},
         "custom": {"type": "object"},
     },
-    "required": ["recipient_id"],
 }
+REST_MESSAGE = {**BOT_MESSAGE, "required": ["recipient_id"]}
 TOKEN = {
     "type": "string",
-    "maxLength": 256,
+    "maxLength": MAX_TOKEN_CHARS,
     "description": "the conversation's secret, from its first reply (bot/web/access.py)",
-}
-REST_REQUEST = {
-    "type": "object",
-    "properties": {"sender": SENDER, "message": MESSAGE, "metadata": {"type": "object"}},
-    "required": ["sender", "message"],
-}
-CHAT_REQUEST = {
-    "type": "object",
-    "properties": {
-        "sender": SENDER,
-        "message": MESSAGE,
-        "metadata": {"type": "object"},
-        "token": {**TOKEN, "description": "required to continue an existing conversation"},
-    },
-    "required": ["sender", "message"],
 }
 CHAT_REPLY = {
     "type": "object",
@@ -127,12 +139,17 @@ PARSE_REPLY = {
         "entities": {"type": "array", "items": {"type": "object"}},
     },
 }
-STATUS_OK = {"type": "object", "properties": {"status": {"type": "string"}}}
-AGENT_REQUEST = {
+SOURCE = {
     "type": "object",
-    "properties": {"sender": SENDER, "agent": {"type": "string", "minLength": 1, "maxLength": 64}},
-    "required": ["sender", "agent"],
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "text": {"type": "string"},
+    },
+    "required": ["id", "type", "text"],
 }
+STATUS_OK = {"type": "object", "properties": {"status": {"type": "string"}}}
 SENDER_QUERY = {"name": "sender", "in": "query", "required": True, "schema": SENDER}
 TOKEN_QUERY = {"name": "token", "in": "query", "required": True, "schema": TOKEN}
 
@@ -159,11 +176,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/webhooks/rest/webhook"): {
         "summary": "Rasa REST channel (server-side integrations): one turn, the bot's messages",
         "security": [{"restChannelToken": []}],
-        "requestBody": {"required": True, **_json(REST_REQUEST)},
+        "requestBody": RestMessage,
         "responses": {
             "200": {
                 "description": "the bot's messages",
-                **_json({"type": "array", "items": BOT_MESSAGE}),
+                **_json({"type": "array", "items": REST_MESSAGE}),
             },
             **_errors(400, 413, 429),
             "401": {"description": "the channel token is missing or wrong", **_json(ERROR)},
@@ -175,12 +192,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("post", "/model/parse"): {
         "summary": "NLU only (Rasa-style parse)",
-        "requestBody": {
-            "required": True,
-            **_json(
-                {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
-            ),
-        },
+        "requestBody": ParseRequest,
         "responses": {
             "200": {"description": "intent and entities", **_json(PARSE_REPLY)},
             **_errors(400, 413, 429),
@@ -188,11 +200,14 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("post", "/api/chat"): {
         "summary": "One turn; with 'Accept: text/event-stream' the reply streams as SSE",
-        "requestBody": {"required": True, **_json(CHAT_REQUEST)},
+        "requestBody": ChatRequest,
         "responses": {
             "200": {
                 "description": "the turn (JSON), or events token/replace/done/error (SSE)",
-                **_json(CHAT_REPLY),
+                "content": {
+                    "application/json": {"schema": CHAT_REPLY},
+                    "text/event-stream": {"schema": {"type": "string"}},
+                },
             },
             **_errors(400, 413, 429),
             "403": _access_errors()["403"],
@@ -200,22 +215,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("post", "/api/feedback"): {
         "summary": "Rate a turn",
-        "requestBody": {
-            "required": True,
-            **_json(
-                {
-                    "type": "object",
-                    "properties": {
-                        "sender": SENDER,
-                        "turn_id": {"type": "string"},
-                        "rating": {"type": "integer", "enum": [1, -1]},
-                        "comment": {"type": "string", "maxLength": 2000},
-                        "token": TOKEN,
-                    },
-                    "required": ["sender", "turn_id", "rating", "token"],
-                }
-            ),
-        },
+        "requestBody": FeedbackRequest,
         "responses": {
             "200": {"description": "recorded", **_json(STATUS_OK)},
             **_errors(400, 404, 413, 429),
@@ -234,7 +234,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                             "name": {"type": "string"},
                             "greeting": {"type": "string"},
                             "language": {"type": "string"},
+                            "currency": {"type": "string"},
+                            "model": {"type": ["string", "null"]},
                         },
+                        "required": ["name", "greeting", "language", "currency"],
                     }
                 ),
             },
@@ -246,7 +249,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "parameters": [
             {"name": "source_id", "in": "path", "required": True, "schema": {"type": "string"}}
         ],
-        "responses": {"200": {"description": "id, type, title, text"}, **_errors(404, 429)},
+        "responses": {"200": {"description": "the passage", **_json(SOURCE)}, **_errors(404, 429)},
     },
     ("get", "/api/events"): {
         "summary": "One conversation's log, live (server-sent events, resumable)",
@@ -287,33 +290,24 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "summary": "One conversation's log and the customer's profile, for an agent",
         "security": ADMIN,
         "parameters": [SENDER_QUERY],
-        "responses": {"200": {"description": "turns and profile"}, **_errors(400, 401, 403)},
+        "responses": {"200": {"description": "turns and profile"}, **_errors(400, 401, 403, 404)},
     },
     ("post", "/api/inbox/claim"): {
         "summary": "An agent takes a waiting conversation",
         "security": ADMIN,
-        "requestBody": {"required": True, **_json(AGENT_REQUEST)},
+        "requestBody": AgentRequest,
         "responses": {"200": {"description": "claimed"}, **_errors(400, 401, 403, 404, 409)},
     },
     ("post", "/api/inbox/reply"): {
         "summary": "An agent's message to the customer",
         "security": ADMIN,
-        "requestBody": {
-            "required": True,
-            **_json(
-                {
-                    "type": "object",
-                    "properties": {**AGENT_REQUEST["properties"], "text": MESSAGE},
-                    "required": ["sender", "agent", "text"],
-                }
-            ),
-        },
+        "requestBody": AgentReply,
         "responses": {"200": {"description": "sent"}, **_errors(400, 401, 403, 404, 409, 413)},
     },
     ("post", "/api/inbox/handback"): {
         "summary": "Return the conversation to the assistant",
         "security": ADMIN,
-        "requestBody": {"required": True, **_json(AGENT_REQUEST)},
+        "requestBody": AgentRequest,
         "responses": {"200": {"description": "handed back"}, **_errors(400, 401, 403, 404)},
     },
     ("get", "/api/inbox/events"): {
@@ -345,16 +339,34 @@ def _params_of(path: str) -> list[dict[str, Any]]:
     ]
 
 
+def _request_body(op: dict[str, Any], config: Config, schemas: dict[str, Any]) -> dict[str, Any]:
+    """``op`` with its request model (bot/web/requests.py) as its JSON request body.
+
+    The model's schema carries this server's limits; the models it nests (pydantic's
+    ``$defs``) go to ``components/schemas``, where its refs point.
+    """
+    model = op.get("requestBody")
+    if not (isinstance(model, type) and issubclass(model, RequestBody)):
+        return op
+    schema, defs = request_schema(model, config, "#/components/schemas/")
+    schemas.update(defs)
+    return {**op, "requestBody": {"required": True, **_json(schema)}}
+
+
 def build_openapi(app: web.Application) -> dict[str, Any]:
     """The OpenAPI 3.1 document for every route ``app`` serves."""
     paths: dict[str, dict[str, Any]] = {}
+    config: Config = app[CONFIG_KEY]
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
     for route in app.router.routes():
         method = route.method.lower()
         if method == "head" or route.resource is None:
             continue  # aiohttp adds HEAD for every GET
         path = _template(route.resource.canonical)
         op = OPERATIONS.get((method, path))
-        if op is None:
+        if op is not None:
+            op = _request_body(op, config, schemas)
+        else:
             doc = (getattr(route.handler, "__doc__", None) or "").strip().splitlines()
             op = {
                 "summary": doc[0] if doc else f"{method.upper()} {path}",
@@ -376,22 +388,7 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         },
         "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "properties": {
-                                "code": {"type": "string"},
-                                "message": {"type": "string"},
-                            },
-                            "required": ["code", "message"],
-                        }
-                    },
-                    "required": ["error"],
-                }
-            },
+            "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {
                 "adminToken": {"type": "http", "scheme": "bearer"},
                 "restChannelToken": {"type": "http", "scheme": "bearer"},
