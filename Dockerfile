@@ -40,7 +40,8 @@ RUN pip install --index-url "$TORCH_INDEX_URL" "torch==2.13.0"
 # change to the code does not download them again; then the project itself.
 WORKDIR /opt/shopbot/src
 COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+# The base dependencies and the extras a served container uses (all but dev/llama/qwen15).
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; extra = p['optional-dependencies']; print('\n'.join(r for r in p['dependencies'] + [r for g in ('local', 'train', 'postgres', 'insights') for r in extra[g]] if not r.startswith('shopbot[')))" \
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt

