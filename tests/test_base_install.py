@@ -126,6 +126,12 @@ async def run():
             for page in ("/health", "/metrics", "/openapi.json", "/api/store"):
                 resp = await client.get(page)
                 assert resp.status == 200, (page, resp.status)
+            auth = {"Authorization": "Bearer t0ken"}
+            for page in ("/admin", "/admin/intents", "/admin/gaps", "/admin/segments",
+                         "/admin/demand", "/admin/conversations", "/admin/conversations/base",
+                         "/admin/inbox", "/admin/faq-proposals", "/admin/descriptions"):
+                resp = await client.get(page, headers=auth)
+                assert resp.status == 200, (page, resp.status, await resp.text())
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
     print("LOADED", json.dumps(loaded))
 

@@ -8,15 +8,15 @@ HTTP-only cookie, shared with the agents' inbox, and redirects to the same
 page without it). Missing credentials get 401, wrong ones 403; tokens are
 compared in constant time. Without a configured token the pages are off.
 
-Pages are server-rendered HTML with inline SVG charts from matplotlib: they
-need no JavaScript and no network access.
+Pages are server-rendered HTML (jinja2 templates in bot/web/templates, which
+escape every value) with inline SVG charts from matplotlib: they need no
+JavaScript and no network access.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import html
 import io
 import logging
 import threading
@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from markupsafe import Markup
 
 from bot.insights.demand import daily_series, demand, demand_gaps
 from bot.insights.engine import InsightsEngine, InsightsUpdater
@@ -38,6 +39,7 @@ from bot.turn.escalation import REASONS
 from bot.web.errors import ApiError
 from bot.web.inbox import ADMIN_COOKIE, check_admin, cookie_value
 from bot.web.keys import BOT_KEY, CONFIG_KEY, INSIGHTS_KEY, UPDATER_KEY
+from bot.web.templates import render, when
 
 log = logging.getLogger("shopbot.admin")
 
@@ -69,38 +71,32 @@ NAV = [
 ]
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _page(title: str, body: str) -> web.Response:
-    nav = "".join(f'<a href="{href}">{_esc(name)}</a>' for href, name in NAV)
-    doc = (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{_esc(title)} · shopbot admin</title><style>{CSS}</style></head>"
-        f"<body><nav>{nav}</nav><main><h1>{_esc(title)}</h1>{body}</main></body></html>"
+def page_response(
+    template: str,
+    title: str,
+    *,
+    extra_css: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> web.Response:
+    """An admin page: ``template`` (which extends base.html) rendered with the nav,
+    the shared CSS plus ``extra_css``, the ``title`` and ``context``."""
+    doc = render(
+        template, title=title, nav=NAV, css=Markup(CSS), extra_css=Markup(extra_css), **context
     )
-    return web.Response(text=doc, content_type="text/html")
+    return web.Response(text=doc, content_type="text/html", status=status, headers=headers)
 
 
-def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
-    numeric = numeric or set()
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{_esc(c)}</td>' if i in numeric else f"<td>{c}</td>"
-            for i, c in enumerate(r)
+def _svg(draw: Callable[[Any], None], size: tuple[float, float] = (8, 3)) -> Markup:
+    """Render a matplotlib drawing to inline SVG (our own drawing: trusted markup); a
+    note instead where matplotlib is not installed (the base install)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return Markup(
+            '<p class="muted">Charts need matplotlib: pip install "shopbot[insights]"</p>'
         )
-        + "</tr>"
-        for r in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>" if rows else '<p class="muted">nothing yet</p>'
-
-
-def _svg(draw: Callable[[Any], None], size: tuple[float, float] = (8, 3)) -> str:
-    """Render a matplotlib drawing to inline SVG text."""
-    import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -114,8 +110,12 @@ def _svg(draw: Callable[[Any], None], size: tuple[float, float] = (8, 3)) -> str
             fig.savefig(buf, format="svg")
         finally:
             plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+    return _svg_markup(buf.getvalue())
+
+
+def _svg_markup(text: str) -> Markup:
+    """Matplotlib's SVG output without its XML prologue, marked safe for the templates."""
+    return Markup(text[text.index("<svg") :])
 
 
 # -- authentication ---------------------------------------------------------------
@@ -196,42 +196,18 @@ async def overview(request: web.Request) -> web.Response:
             else "-",
         ),
     ]
-    body = (
-        '<div class="cards">'
-        + "".join(f'<div class="card"><b>{_esc(v)}</b>{_esc(k)}</div>' for k, v in cards)
-        + "</div>"
-    )
-    body += "<h2>Proactive handoff offers</h2>" + _table(
-        ["reason", "offers"],
-        [[_esc(REASONS[r]), n] for r, n in offers["by_reason"].items() if r in REASONS],
-        numeric={1},
-    )
-    body += _table(
-        ["outcome", "offers"],
-        [
-            ["accepted: handed to a person", offers["accepted"]],
-            ["declined: went on with the assistant", offers["declined"]],
-            ["no reply", offers["no_reply"]],
-        ],
-        numeric={1},
-    )
+    by_reason = [[REASONS[r], n] for r, n in offers["by_reason"].items() if r in REASONS]
+    outcomes = [
+        ["accepted: handed to a person", offers["accepted"]],
+        ["declined: went on with the assistant", offers["declined"]],
+        ["no reply", offers["no_reply"]],
+    ]
     # Failed identity checks: guessing shows up here (and hands off after the limits).
     failures = await asyncio.to_thread(
         request.config_dict[BOT_KEY].conversations.recent_verification_failures, 20
     )
-    if failures:
-        body += "<h2>Failed identity checks (latest)</h2>" + _table(
-            ["customer", "why", "when"],
-            [
-                [
-                    f'<a href="/admin/conversations/{quote(f["sender"], safe="")}">'
-                    f"{_esc(f['sender'])}</a>",
-                    _esc(f["reason"]),
-                    _when(f["ts"]),
-                ]
-                for f in failures
-            ],
-        )
+    failed = [[f["sender"], f["reason"], when(f["ts"])] for f in failures]
+    chart = Markup("")
     if s["per_day"]:
         days = [r[0] for r in s["per_day"]]
         counts = [r[1] for r in s["per_day"]]
@@ -242,8 +218,16 @@ async def overview(request: web.Request) -> web.Response:
             ax.set_xticklabels(days[:: max(1, len(days) // 8)], rotation=30, fontsize=7)
             ax.set_title("messages per day")
 
-        body += await asyncio.to_thread(_svg, draw)
-    return _page("Overview", body)
+        chart = await asyncio.to_thread(_svg, draw)
+    return page_response(
+        "overview.html",
+        "Overview",
+        cards=cards,
+        by_reason=by_reason,
+        outcomes=outcomes,
+        failures=failed,
+        chart=chart,
+    )
 
 
 async def intents(request: web.Request) -> web.Response:
@@ -251,11 +235,8 @@ async def intents(request: web.Request) -> web.Response:
     rows = await asyncio.to_thread(reports.intent_counts, engine.store.db, 25)
     top = [r[0] for r in rows[:5]]
     trend = await asyncio.to_thread(reports.intents_per_day, engine.store.db)
-    body = _table(
-        ["intent", "messages", "mean confidence", "handoffs"],
-        [[_esc(r[0]), r[1], f"{r[2] or 0:.2f}", r[3]] for r in rows],
-        numeric={1, 2, 3},
-    )
+    table = [[r[0], r[1], f"{r[2] or 0:.2f}", r[3]] for r in rows]
+    chart = Markup("")
     if trend:
         days = sorted({r[0] for r in trend})
         series = {i: [0] * len(days) for i in top}
@@ -271,8 +252,8 @@ async def intents(request: web.Request) -> web.Response:
             ax.set_xticks(range(0, len(days), max(1, len(days) // 8)))
             ax.set_xticklabels(days[:: max(1, len(days) // 8)], rotation=30, fontsize=7)
 
-        body = await asyncio.to_thread(_svg, draw) + body
-    return _page("Intents", body)
+        chart = await asyncio.to_thread(_svg, draw)
+    return page_response("intents.html", "Intents", chart=chart, rows=table)
 
 
 async def gaps(request: web.Request) -> web.Response:
@@ -280,26 +261,22 @@ async def gaps(request: web.Request) -> web.Response:
     start, end = _range(request)
     clusters = await asyncio.to_thread(demand_gaps, engine.store, start, end)
     unanswered = await asyncio.to_thread(reports.unanswered_questions, engine.store.db, 30)
-    body = "<h2>Demand gaps: products asked for that the catalog lacks</h2>" + _table(
-        ["request", "requests", "customers", "phrasings", "days"],
+    rows = [
         [
-            [
-                _esc(g["label"]),
-                g["requests"],
-                g["customers"],
-                _esc("; ".join(g["examples"])),
-                f"{g['first_day']} .. {g['last_day']}",
-            ]
-            for g in clusters[:30]
-        ],
-        numeric={1, 2},
+            g["label"],
+            g["requests"],
+            g["customers"],
+            "; ".join(g["examples"]),
+            f"{g['first_day']} .. {g['last_day']}",
+        ]
+        for g in clusters[:30]
+    ]
+    return page_response(
+        "gaps.html",
+        "Unanswered questions and demand gaps",
+        clusters=rows,
+        unanswered=[list(r[:3]) for r in unanswered],
     )
-    body += "<h2>Unanswered questions</h2>" + _table(
-        ["question (redacted)", "times", "last asked"],
-        [[_esc(r[0]), r[1], r[2]] for r in unanswered],
-        numeric={1},
-    )
-    return _page("Unanswered questions and demand gaps", body)
 
 
 async def segments(request: web.Request) -> web.Response:
@@ -308,23 +285,23 @@ async def segments(request: web.Request) -> web.Response:
     try:
         seg = await asyncio.to_thread(segment, profiles)
     except ValueError as exc:
-        return _page("Segments", f'<p class="muted">{_esc(exc)}</p>')
+        return page_response("segments.html", "Segments", problem=str(exc))
 
-    def chart() -> str:
+    def chart() -> Markup:
         with _CHART_LOCK:
             buf = io.StringIO()
             plot_segments(seg, buf, fmt="svg")
-        text = buf.getvalue()
-        return text[text.index("<svg") :]
+        return _svg_markup(buf.getvalue())
 
-    body = await asyncio.to_thread(chart)
-    body += _table(
-        ["segment", "customers", "share", "persona"],
-        [[p["segment"], p["size"], f"{p['share']:.0%}", _esc(p["persona"])] for p in seg.personas],
-        numeric={0, 1, 2},
+    return page_response(
+        "segments.html",
+        "Segments",
+        problem="",
+        chart=await asyncio.to_thread(chart),
+        rows=[[p["segment"], p["size"], f"{p['share']:.0%}", p["persona"]] for p in seg.personas],
+        k=seg.k,
+        silhouettes=seg.silhouettes,
     )
-    body += f'<p class="muted">k={seg.k} by silhouette: {_esc(seg.silhouettes)}</p>'
-    return _page("Segments", body)
 
 
 async def demand_page(request: web.Request) -> web.Response:
@@ -336,11 +313,7 @@ async def demand_page(request: web.Request) -> web.Response:
         table.setdefault(r["key"], {})[r["kind"]] = r["count"]
     kinds = ["mention", "purchase_intent", "soldout_question", "price_objection"]
     ordered = sorted(table.items(), key=lambda kv: -kv[1].get("mention", 0))
-    body = _table(
-        ["category", *kinds],
-        [[_esc(c), *(v.get(k, 0) for k in kinds)] for c, v in ordered],
-        numeric={1, 2, 3, 4},
-    )
+    forecasts: list[tuple[str, Markup, str]] = []  # (category, chart, why there is none)
     for category, _ in ordered[:3]:
         days, y = await asyncio.to_thread(
             daily_series, engine.store, "mention", "category", category, start, end
@@ -351,18 +324,23 @@ async def demand_page(request: web.Request) -> web.Response:
                 _FORECAST_CACHE[key] = await asyncio.to_thread(forecast, y, 7, 7, 2)
             fc = _FORECAST_CACHE[key]
         except ValueError as exc:
-            body += f"<h3>{_esc(category)}</h3><p class='muted'>no forecast: {_esc(exc)}</p>"
+            forecasts.append((category, Markup(""), str(exc)))
             continue
 
-        def chart(fc: Any = fc, y: Any = y, category: str = category) -> str:
+        def chart(fc: Any = fc, y: Any = y, category: str = category) -> Markup:
             with _CHART_LOCK:
                 buf = io.StringIO()
                 plot_forecast(y, fc, f"{category}: mentions per day, next 7 days", buf, fmt="svg")
-            text = buf.getvalue()
-            return text[text.index("<svg") :]
+            return _svg_markup(buf.getvalue())
 
-        body += f"<h3>{_esc(category)}</h3>" + await asyncio.to_thread(chart)
-    return _page("Demand by category, with forecasts", body)
+        forecasts.append((category, await asyncio.to_thread(chart), ""))
+    return page_response(
+        "demand.html",
+        "Demand by category, with forecasts",
+        kinds=kinds,
+        rows=[[c, *(v.get(k, 0) for k in kinds)] for c, v in ordered],
+        forecasts=forecasts,
+    )
 
 
 async def conversations(request: web.Request) -> web.Response:
@@ -373,23 +351,12 @@ async def conversations(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise web.HTTPBadRequest(reason=str(exc)) from exc
     rows = await asyncio.to_thread(reports.conversation_list, engine.store.db, 50, page * 50)
-    body = _table(
-        ["customer", "messages", "first", "last", "handoff turns"],
-        [
-            [
-                f'<a href="/admin/conversations/{quote(r[0], safe="")}">{_esc(r[0])}</a>',
-                r[1],
-                _when(r[2]),
-                _when(r[3]),
-                r[4],
-            ]
-            for r in rows
-        ],
-        numeric={1, 4},
+    return page_response(
+        "conversations.html",
+        "Conversations",
+        rows=[[r[0], r[1], when(r[2]), when(r[3]), r[4]] for r in rows],
+        older=page + 1 if len(rows) == 50 else None,
     )
-    if len(rows) == 50:
-        body += f'<a href="?page={page + 1}">older</a>'
-    return _page("Conversations", body)
 
 
 async def conversation(request: web.Request) -> web.Response:
@@ -398,22 +365,10 @@ async def conversation(request: web.Request) -> web.Response:
     turns = await asyncio.to_thread(reports.conversation_turns, engine.store.db, sender, 500)
     if not turns:
         raise web.HTTPNotFound(reason="no conversation with this customer")
-    items = "".join(
-        f"<tr><td>{_when(t[0])}</td><td><div class=user>{_esc(t[1])}</div>"
-        f"<div class=bot>{_esc(t[5])}</div></td><td>{_esc(t[2])} ({t[3] or 0:.2f})<br>"
-        f"{_esc(t[4])}{' · handoff' if t[6] else ''}</td></tr>"
-        for t in turns
-    )
     profile = await asyncio.to_thread(engine.explain_profile, sender)
-    body = (
-        f"<table><tr><th>time</th><th>customer / shopbot</th><th>intent · action</th></tr>"
-        f"{items}</table><h2>Profile</h2><pre>{_esc(profile)}</pre>"
+    return page_response(
+        "conversation.html", f"Conversation with {sender}", turns=turns, profile=profile
     )
-    return _page(f"Conversation with {sender}", body)
-
-
-def _when(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M") if ts else "-"
 
 
 def _range(request: web.Request) -> tuple[str | None, str | None]:

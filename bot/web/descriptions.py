@@ -9,7 +9,9 @@ Bearer``, or ``?token=`` once, which becomes the shared HTTP-only cookie):
   their reasons, and Approve / Reject buttons;
 - ``POST /admin/descriptions/{id}/approve`` and ``/reject`` (form fields ``csrf``, ``note``).
 
-The buttons are plain HTML forms (the admin pages need no JavaScript). A form
+The page is the jinja2 template bot/web/templates/descriptions.html (autoescaped:
+record and draft text is escaped there). The buttons are plain HTML forms (the
+admin pages need no JavaScript). A form
 post carries the admin cookie, so besides the cookie's ``SameSite=Strict`` each
 post must carry the page's ``csrf`` field (derived from the admin token, compared
 in constant time) and, when the browser sends one, an ``Origin`` of this server.
@@ -21,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import html
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -30,7 +31,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.merchant.proposals import DescriptionProposals, ProposalError, UnknownProposal
-from bot.web.admin import CSS, NAV
+from bot.web.admin import page_response
 from bot.web.errors import ApiError
 from bot.web.inbox import ADMIN_COOKIE, check_admin, cookie_value
 from bot.web.keys import CONFIG_KEY
@@ -44,10 +45,6 @@ EXTRA_CSS = """
 .rests{color:#555;font-size:.85em}.dropped{color:#8a1c1c}.tag{font-size:.75em;color:#777}
 form{display:inline-block;margin-right:1em}
 """
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
 
 
 def csrf_token(admin_token: str) -> str:
@@ -67,21 +64,22 @@ def _book(request: web.Request) -> DescriptionProposals:
 # --------------------------------------------------------------------------- page
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    nav = "".join(f'<a href="{href}">{_esc(name)}</a>' for href, name in NAV)
-    doc = (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{_esc(title)} · shopbot admin</title><style>{CSS}{EXTRA_CSS}</style></head>"
-        f"<body><nav>{nav}</nav><main><h1>{_esc(title)}</h1>{body}</main></body></html>"
-    )
-    return web.Response(
-        text=doc, content_type="text/html", status=status, headers={"Cache-Control": "no-store"}
+def _page(status: int = 200, **context: Any) -> web.Response:
+    """The proposals page (a broken proposals file: ``problem``, status 500); never cached."""
+    return page_response(
+        "descriptions.html",
+        "Product descriptions",
+        extra_css=EXTRA_CSS,
+        status=status,
+        headers={"Cache-Control": "no-store"},
+        **context,
     )
 
 
-def _record_html(product: Any) -> str:
+def _record(product: Any) -> list[tuple[str, Any]] | None:
+    """The record's fields a proposal rests on, as (field, value) rows; None: gone."""
     if product is None:
-        return '<p class="muted">This product is no longer in the store.</p>'
+        return None
     rows = [("id", product.id), ("title", product.title), ("category", product.category)]
     rows.append(("price", product.price if product.price is not None else "-"))
     rows += [(f"attributes.{k}", v) for k, v in product.attributes.items()]
@@ -90,42 +88,7 @@ def _record_html(product: Any) -> str:
         rows.append(("variants", f"{len(product.variants)} ({available} available)"))
     rows.append(("in_stock", "yes" if product.in_stock else "no"))
     rows.append(("current description", product.description or "-"))
-    cells = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
-    return f"<table>{cells}</table>"
-
-
-def _sentences_html(proposal: dict[str, Any]) -> str:
-    items = []
-    for s in proposal.get("sentences", []):
-        rests = ", ".join(f"{r['field']} = {r['value']}" for r in s.get("rests_on", []))
-        items.append(
-            f"<li>{_esc(s['text'])} <span class=tag>[{_esc(s.get('source', ''))}]</span>"
-            f"<div class=rests>rests on: {_esc(rests or '-')}</div></li>"
-        )
-    out = "<h3>Description</h3><ol>" + "".join(items) + "</ol>"
-    dropped = proposal.get("rejected", [])
-    if dropped:
-        out += "<h3>Dropped sentences</h3><ul>" + "".join(
-            f"<li class=dropped>{_esc(s['text'])}"
-            f"<div class=rests>{_esc('; '.join(s.get('reasons', [])))}</div></li>"
-            for s in dropped
-        )
-        out += "</ul>"
-    return out
-
-
-def _forms_html(proposal: dict[str, Any], csrf: str) -> str:
-    if proposal.get("status") != "proposed":
-        return ""
-    base = f"{PAGE}/{_esc(proposal['id'])}"
-    hidden = f'<input type=hidden name=csrf value="{_esc(csrf)}">'
-    return (
-        f'<form method=post action="{base}/approve">{hidden}'
-        f"<button type=submit>Approve: write it into the products file</button></form>"
-        f'<form method=post action="{base}/reject">{hidden}'
-        f'<input name=note maxlength={MAX_NOTE} placeholder="why (optional)">'
-        f"<button type=submit>Reject</button></form>"
-    )
+    return rows
 
 
 async def descriptions_page(request: web.Request) -> web.StreamResponse:
@@ -146,36 +109,27 @@ async def descriptions_page(request: web.Request) -> web.StreamResponse:
     try:
         proposals = await asyncio.to_thread(_book(request).all)
     except ProposalError as exc:
-        return _page("Product descriptions", f'<p class="dropped">{_esc(exc)}</p>', 500)
+        return _page(500, problem=str(exc))
     try:
         products = await asyncio.to_thread(_book(request).products)
     except ValueError as exc:  # a StoreError: show the proposals all the same
         products = {}
-        store_error = f'<p class="dropped">The store does not load: {_esc(exc)}</p>'
+        store_error = str(exc)
     else:
         store_error = ""
     shown = [p for p in proposals if show_all or p.get("status") == "proposed"]
     shown.sort(key=lambda p: (p.get("status") != "proposed", p.get("created_at", "")))
-    csrf = csrf_token(config.admin_token or "")
-    sections = []
-    for p in shown:
-        sections.append(
-            f'<section class=proposal id="{_esc(p["id"])}"><h2>{_esc(p.get("title", ""))} '
-            f"<span class=tag>{_esc(p['id'])} · {_esc(p.get('status'))} · "
-            f"{_esc(p.get('language'))}, {_esc(p.get('tone'))}, {_esc(p.get('generator'))}"
-            f"</span></h2><div class=cols><div><h3>Record</h3>"
-            f"{_record_html(products.get(p.get('product_id', '')))}</div>"
-            f"<div>{_sentences_html(p)}</div></div>{_forms_html(p, csrf)}</section>"
-        )
     counts = {s: sum(p.get("status") == s for p in proposals) for s in ("proposed", "approved")}
-    intro = (
-        f'<p class="muted">{counts["proposed"]} waiting, {counts["approved"]} approved. '
-        "Draft more with <code>shopbot describe --store DIR --all</code>. "
-        + (f'<a href="{PAGE}">only waiting</a>' if show_all else '<a href="?status=all">all</a>')
-        + "</p>"
+    return _page(
+        problem="",
+        store_error=store_error,
+        counts=counts,
+        show_all=show_all,
+        page=PAGE,
+        proposals=[(p, _record(products.get(p.get("product_id", "")))) for p in shown],
+        csrf=csrf_token(config.admin_token or ""),
+        max_note=MAX_NOTE,
     )
-    body = store_error + intro + ("".join(sections) or '<p class="muted">nothing yet</p>')
-    return _page("Product descriptions", body)
 
 
 # --------------------------------------------------------------------------- actions

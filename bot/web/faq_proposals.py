@@ -13,14 +13,14 @@ when the browser sends one, the page's ``csrf`` field):
 - ``POST /admin/faq-proposals/{id}/edit``, ``/approve`` (fields ``question``,
   ``answer``) and ``/reject`` (field ``note``).
 
-Every customer- and agent-written text is HTML-escaped. The logic is
+Every customer- and agent-written text is HTML-escaped (the page is the
+jinja2 template bot/web/templates/faq_proposals.html, autoescaped). The logic is
 bot/merchant/faq_proposals.py and bot/merchant/faq_learning.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 from functools import partial
 from typing import Any
 
@@ -28,7 +28,7 @@ from aiohttp import web
 
 from bot.merchant.faq_learning import propose_faqs
 from bot.merchant.faq_proposals import MAX_ANSWER, MAX_QUESTION, PENDING, FAQProposals
-from bot.web.admin import CSS, NAV
+from bot.web.admin import page_response
 from bot.web.descriptions import MAX_NOTE, checked_form, csrf_token, run_decision
 from bot.web.errors import ApiError
 from bot.web.inbox import ADMIN_COOKIE, check_admin, cookie_value
@@ -44,10 +44,6 @@ form{margin:.4em 0}button{margin-right:.6em}
 """
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
 def _book(request: web.Request) -> FAQProposals:
     return FAQProposals(request.app[CONFIG_KEY].store_dir)
 
@@ -56,62 +52,16 @@ def _bot(request: web.Request) -> Any:
     return request.app.get(BOT_KEY)
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    nav = "".join(f'<a href="{href}">{_esc(name)}</a>' for href, name in NAV)
-    doc = (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{_esc(title)} · shopbot admin</title><style>{CSS}{EXTRA_CSS}</style></head>"
-        f"<body><nav>{nav}</nav><main><h1>{_esc(title)}</h1>{body}</main></body></html>"
+def _page(status: int = 200, **context: Any) -> web.Response:
+    """The proposals page (a broken proposals file: ``problem``, status 500); never cached."""
+    return page_response(
+        "faq_proposals.html",
+        "Learned FAQ entries",
+        extra_css=EXTRA_CSS,
+        status=status,
+        headers={"Cache-Control": "no-store"},
+        **context,
     )
-    return web.Response(
-        text=doc, content_type="text/html", status=status, headers={"Cache-Control": "no-store"}
-    )
-
-
-def _proposal_html(p: dict[str, Any], csrf: str) -> str:
-    ev = p.get("evidence", {})
-    handoffs = ", ".join(str(h) for h in ev.get("handoffs", []))
-    head = (
-        f'<section class=proposal id="{_esc(p["id"])}"><h2>{_esc(p.get("question", ""))} '
-        f"<span class=tag>{_esc(p['id'])} · {_esc(p.get('status'))} · from "
-        f"{_esc(p.get('source'))}</span></h2><p class=muted>{_esc(ev.get('conversations', 0))} "
-        f"conversations, {_esc(ev.get('messages', 0))} messages"
-        + (f", handoffs {_esc(handoffs)}" if handoffs else "")
-        + "</p>"
-    )
-    asked = "".join(f"<li>{_esc(q)}</li>" for q in p.get("questions", []))
-    body = f"<h3>Customers asked</h3><ul>{asked}</ul>"
-    nearest = p.get("nearest_faq")
-    if nearest:
-        body += (
-            f"<p class=muted>Closest existing FAQ entry: {_esc(nearest.get('question'))} "
-            f"({_esc(nearest.get('id'))}, match {_esc(nearest.get('probability'))})</p>"
-        )
-    body += "".join(f"<p class=warn>{_esc(w)}</p>" for w in p.get("warnings", []))
-    others = p.get("answers", [])
-    if others:
-        body += "<h3>Other agent replies</h3><ul>" + "".join(f"<li>{_esc(a)}</li>" for a in others)
-        body += "</ul>"
-    if p.get("status") not in PENDING:
-        done = f"<p>Answer: {_esc(p.get('answer') or '-')}</p>"
-        if p.get("faq_id"):
-            done += f"<p class=muted>In the FAQ as {_esc(p['faq_id'])} ({_esc(p['faq_file'])})</p>"
-        return head + body + done + "</section>"
-    base = f"{PAGE}/{_esc(p['id'])}"
-    hidden = f'<input type=hidden name=csrf value="{_esc(csrf)}">'
-    form = (
-        f'<form method=post action="{base}/approve">{hidden}'
-        f"<label>Question<input type=text name=question maxlength={MAX_QUESTION} "
-        f'value="{_esc(p.get("question", ""))}"></label>'
-        f"<label>Answer<textarea name=answer rows=4 maxlength={MAX_ANSWER}>"
-        f"{_esc(p.get('answer', ''))}</textarea></label>"
-        f"<button type=submit>Approve: add it to the FAQ</button>"
-        f'<button type=submit formaction="{base}/edit">Save without approving</button></form>'
-        f'<form method=post action="{base}/reject">{hidden}'
-        f'<input type=text name=note maxlength={MAX_NOTE} placeholder="why (optional)">'
-        f"<button type=submit>Reject</button></form>"
-    )
-    return head + body + form + "</section>"
 
 
 async def faq_page(request: web.Request) -> web.StreamResponse:
@@ -136,32 +86,24 @@ async def faq_page(request: web.Request) -> web.StreamResponse:
         proposals = await asyncio.to_thread(book.all)
         stats = await asyncio.to_thread(book.stats, db)
     except ValueError as exc:  # a broken proposals file: say where
-        return _page("Learned FAQ entries", f"<p class=warn>{_esc(exc)}</p>", 500)
+        return _page(500, problem=str(exc))
     show_all = request.query.get("status") == "all"
     shown = [p for p in proposals if show_all or p.get("status") in PENDING]
     shown.sort(key=lambda p: (p.get("status") not in PENDING, p.get("created_at", "")))
-    csrf = csrf_token(config.admin_token or "")
-    answered = stats.get("answered_after_approval")
-    intro = (
-        f"<p class=muted>{stats['waiting']} waiting, {stats['approved']} approved, "
-        f"{stats['rejected']} rejected"
-        + (
-            f"; approved entries answered {answered} later questions"
-            if answered is not None
-            else ""
-        )
-        + ". Approved entries are served after the next <code>shopbot build</code> or restart. "
-        + (f'<a href="{PAGE}">only waiting</a>' if show_all else '<a href="?status=all">all</a>')
-        + "</p>"
+    return _page(
+        problem="",
+        stats=stats,
+        answered=stats.get("answered_after_approval"),
+        show_all=show_all,
+        page=PAGE,
+        can_propose=bot is not None,
+        csrf=csrf_token(config.admin_token or ""),
+        proposals=shown,
+        pending=PENDING,
+        max_question=MAX_QUESTION,
+        max_answer=MAX_ANSWER,
+        max_note=MAX_NOTE,
     )
-    if bot is not None:
-        intro += (
-            f'<form method=post action="{PAGE}/propose"><input type=hidden name=csrf '
-            f'value="{_esc(csrf)}"><button type=submit>Propose from the conversation log'
-            "</button></form>"
-        )
-    sections = "".join(_proposal_html(p, csrf) for p in shown)
-    return _page("Learned FAQ entries", intro + (sections or '<p class="muted">nothing yet</p>'))
 
 
 # --------------------------------------------------------------------------- actions
