@@ -22,6 +22,7 @@ from typing import Any
 
 import bm25s
 import numpy as np
+from rapidfuzz.distance import OSA
 
 from knowledge_base import chinese
 from knowledge_base.store import Document
@@ -140,8 +141,11 @@ class Speller:
         table = self._table()
         candidates = {c for key in self._keys(word) for c in table.get(key, ())}
         limit = 1 if len(word) < 8 else 2
+        # Optimal string alignment: Levenshtein plus adjacent transpositions ("retrun").
         scored = [
-            (d, -self.counts[c], c) for c in candidates if (d := _edit_distance(word, c)) <= limit
+            (d, -self.counts[c], c)
+            for c in candidates
+            if (d := OSA.distance(word, c, score_cutoff=limit)) <= limit
         ]
         return min(scored)[2] if scored else None
 
@@ -157,21 +161,6 @@ def known_words(encoder: Any) -> frozenset[str]:
     if not isinstance(vocab, dict):
         return frozenset()
     return frozenset(w for w in vocab if w.isalpha() and w.isascii() and len(w) >= 3)
-
-
-def _edit_distance(a: str, b: str) -> int:
-    """Optimal-string-alignment distance (Levenshtein + adjacent transpositions)."""
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        prev2, prev = prev, cur
-    return prev[len(b)]
 
 
 def build_bm25(

@@ -19,8 +19,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from typing import Any
+
+import numpy as np
+from rapidfuzz import fuzz, process
 
 EXTRACTOR = "shopbot"
 
@@ -280,16 +282,7 @@ def find_products(text: str, catalog: list[Any]) -> list[dict[str, Any]]:
     """
     index = _catalog_index(catalog)
     tokens = _norm_words(text)
-    candidates: list[tuple[float, int, int, _Title, bool]] = []  # score, start tok, end tok
-    for title in index.titles:
-        n = len(title.words)
-        for size in {n, n - 1, n + 1} - {0}:  # "t shirt" vs "tshirt" vs "t-shirt"
-            for i in range(len(tokens) - size + 1):
-                window = tokens[i : i + size]
-                joined = "".join(w for w, _, _ in window)
-                score = _similarity(joined, title.joined)
-                if score:
-                    candidates.append((score, i, i + size, title, False))
+    candidates: list[_Candidate] = _title_candidates(tokens, index)
     for i, (word, _, _) in enumerate(tokens):
         owners = index.heads.get(word, [])
         if len(word) >= 5 and len(owners) == 1 and len(owners[0].words) > 1:
@@ -312,6 +305,45 @@ def find_products(text: str, catalog: list[Any]) -> list[dict[str, Any]]:
     return sorted(found, key=lambda e: e["start"])
 
 
+_Candidate = tuple[float, int, int, _Title, bool]  # score, start token, end token, title, partial
+
+
+def _title_candidates(tokens: list[tuple[str, int, int]], index: _CatalogIndex) -> list[_Candidate]:
+    """Every window of ``tokens`` that names a title, with its ``_similarity`` score.
+
+    A title of n words is compared with windows of n - 1, n and n + 1 tokens
+    ("t shirt" vs "tshirt" vs "t-shirt"). Listed title by title, then by window
+    size and position: the caller's sort is stable, so this order breaks its ties.
+    """
+    if not tokens or not index.titles:
+        return []
+    longest = max(len(t.words) for t in index.titles) + 1
+    windows: list[tuple[int, int]] = []  # (start token, size)
+    joined: list[str] = []
+    for size in range(1, min(longest, len(tokens)) + 1):
+        for i in range(len(tokens) - size + 1):
+            windows.append((i, size))
+            joined.append("".join(w for w, _, _ in tokens[i : i + size]))
+    # One call scores every window against every title. _similarity accepts only
+    # exact matches (ratio 100) and ratios of at least 86, so below 86 it is 0 and
+    # only the few pairs at or above it need its length and first-letter checks.
+    ratios = process.cdist(
+        joined, [t.joined for t in index.titles], scorer=fuzz.ratio, score_cutoff=86.0
+    )
+    found: list[tuple[tuple[int, int, int], _Candidate]] = []
+    for w, t in zip(*np.nonzero(ratios), strict=True):
+        title, (i, size) = index.titles[int(t)], windows[int(w)]
+        n = len(title.words)
+        sizes = list({n, n - 1, n + 1} - {0})  # the order the per-title loop used
+        if size not in sizes:
+            continue
+        score = _similarity(joined[int(w)], title.joined)
+        if score:
+            found.append(((int(t), sizes.index(size), i), (score, i, i + size, title, False)))
+    found.sort(key=lambda f: f[0])
+    return [c for _, c in found]
+
+
 def _similarity(candidate: str, title: str) -> float:
     """1.0 for an exact match, the ratio for a near one, 0 when too different.
 
@@ -322,9 +354,12 @@ def _similarity(candidate: str, title: str) -> float:
         return 1.0
     if len(title) < 6 or abs(len(candidate) - len(title)) > 2 or candidate[:1] != title[:1]:
         return 0.0
-    ratio = SequenceMatcher(None, candidate, title).ratio()
+    # rapidfuzz's ratio is 2*LCS/(len a + len b) (the Indel similarity); difflib's
+    # was 2*M/T with M from greedy matching blocks, never above the LCS, so a
+    # near match scores the same or a little higher. score_cutoff returns 0 below.
     needed = 0.86 if len(title) < 10 else 0.88
-    return round(ratio, 3) if ratio >= needed else 0.0
+    ratio = fuzz.ratio(candidate, title, score_cutoff=needed * 100) / 100
+    return round(ratio, 3)
 
 
 def find_options(
