@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from knowledge_base.cache import artifacts_dir, cache_root, sha256_file
+from knowledge_base.cache import artifacts_dir, cache_root, conversation_db_path, sha256_file
 from knowledge_base.store import Store, load_store
 
 BUILD_FORMAT = 2
@@ -71,7 +71,9 @@ class Artifacts:
 
     @property
     def db_path(self) -> Path:
-        return self.root / "shopbot.db"
+        """The conversation database: customers' data, so never in the cache
+        (``knowledge_base.cache.conversation_db_path``)."""
+        return conversation_db_path(self.store.path)
 
 
 def _language_data(language: str) -> list[Path]:

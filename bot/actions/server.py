@@ -29,13 +29,12 @@ from rasa_sdk.executor import ActionExecutor
 from bot.actions.registry import build_executor
 from bot.messages.catalogue import Catalogue
 from bot.storage.orders import OrderBook
-from knowledge_base.cache import artifacts_dir
+from knowledge_base.cache import conversation_db_path
 from knowledge_base.store import load_store
 
 log = logging.getLogger("shopbot.actions")
 
 DEFAULT_PORT = 5055  # rasa-sdk's own default
-DB_FILE = "shopbot.db"  # as the chat server's (knowledge_base/build.py): orders.db is beside it
 
 
 def store_executor(store_dir: str | Path, db_path: str | Path | None = None) -> ActionExecutor:
@@ -47,10 +46,16 @@ def store_executor(store_dir: str | Path, db_path: str | Path | None = None) -> 
     see the same orders. No model is loaded: the actions need none.
     """
     store = load_store(store_dir)
-    db = Path(db_path) if db_path else artifacts_dir(Path(store_dir)) / DB_FILE
+    # As the chat server's (knowledge_base/build.py): orders.db is beside it.
+    db = Path(db_path) if db_path else conversation_db_path(Path(store_dir))
     db.parent.mkdir(parents=True, exist_ok=True)
     order_book = OrderBook.for_store(store, db)
-    return build_executor(order_book, store.products, catalogue=Catalogue.for_store(store))
+    return build_executor(
+        order_book,
+        store.products,
+        currency=store.settings.currency,
+        catalogue=Catalogue.for_store(store),
+    )
 
 
 def create_app(executor: ActionExecutor) -> Any:

@@ -17,7 +17,9 @@ so :func:`ensure_hf_folder` converts a GGUF once into a plain safetensors
 folder (model + tokenizer + chat template) keyed by the GGUF's SHA-256, which
 reloads in a few seconds. Any local HF model folder or GGUF file works too.
 
-Cache layout (root: ``$SHOPBOT_CACHE_DIR`` or ``~/.cache/shopbot``)::
+Cache layout (root: ``knowledge_base.cache.cache_root()``: ``$SHOPBOT_CACHE_DIR``,
+else the platform's user cache folder, on Linux ``$XDG_CACHE_HOME/shopbot``,
+by default ``~/.cache/shopbot``)::
 
     models/qwen2.5-coder-0.5b-instruct.gguf      joined parts
     models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf  joined parts (if used)

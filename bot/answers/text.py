@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+import Stemmer
+
 # "1." / "2)" / "- " at the start of a line: list markers, not facts.
 LIST_MARKER_RE = re.compile(r"(?m)^[ \t]*(?:\d{1,2}[.)]|[-*\u2022])[ \t]+")
 
@@ -84,12 +86,12 @@ def tokens_of(text: str) -> list[str]:
     return _TOKEN_RE.findall(text.lower())
 
 
+_STEMMER = Stemmer.Stemmer("english")  # Snowball (Porter 2), in C
+
+
 def stem(word: str) -> str:
-    """A crude stemmer: enough to match "returns"/"returned"/"returning"."""
-    for suffix in ("ing", "ed", "es", "s", "'s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    """The English Snowball stem of ``word``: "returns"/"returned"/"returning" -> "return"."""
+    return _STEMMER.stemWord(word)
 
 
 def ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:

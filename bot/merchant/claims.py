@@ -190,7 +190,7 @@ class ClaimChecker:
         self.evidence = record.evidence()
         without = [f.text() for f in record.facts if f.field != "description"]
         self.text = _plain("\n".join(self.evidence))
-        # Stems and the words as written: "frames" stems to "fram", the record's "frame" to itself.
+        # Stems and the words as written: a stem alone may miss a word the record spells out.
         self.vocabulary = {f(w) for w in words_of(self.text) for f in (stem, str)}
         self.own_vocabulary = {
             f(w) for w in words_of(_plain("\n".join(without))) for f in (stem, str)

@@ -101,10 +101,10 @@ def _open_log(config: Any) -> Any:
     """The conversation log, read-only (ValueError naming the file when there is none):
     ``--database-url``, ``--db``, or the store's own (``STORE/.shopbot/shopbot.db``)."""
     from bot.storage.db import open_database
-    from knowledge_base.cache import artifacts_dir
+    from knowledge_base.cache import conversation_db_path
 
     location = config.database_url or config.db_path
-    location = location or artifacts_dir(config.store_dir) / "shopbot.db"
+    location = location or conversation_db_path(config.store_dir)
     if not config.database_url and not Path(location).is_file():
         raise ValueError(
             f"no conversation log at {location}: serve the store first, or pass --db FILE "
