@@ -87,7 +87,9 @@ def load_bot_sync(config: Config, progress: bool = True, generator: Any = None) 
     catalogue = Catalogue.for_store(store)
     executor = None
     if not config.action_endpoint:
-        executor = build_executor(order_book, store.products, catalogue=catalogue)
+        executor = build_executor(
+            order_book, store.products, currency=store.settings.currency, catalogue=catalogue
+        )
     runner = ActionRunner(executor=executor, endpoint_url=config.action_endpoint)
     services = Services(
         config=config,

@@ -6,7 +6,16 @@ One formatter for every price the bot writes: the product passages of the index
 
 from __future__ import annotations
 
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CAD": "CA$"}
+# CNY and JPY share the yen/yuan sign: a store has one currency, so it is not ambiguous.
+CURRENCY_SYMBOLS = {
+    "USD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+    "CNY": "¥",
+    "INR": "₹",
+    "CAD": "CA$",
+}
 
 
 def format_money(
