@@ -191,3 +191,14 @@ async def test_shopbots_action_endpoint_runs_a_turn_on_the_action_server(
     finally:
         await bot.runner.close()
         bot.conversations.close()
+
+
+async def test_a_stores_own_currency_prices_its_products(tmp_path: Path) -> None:
+    # The Chinese demo store sells in CNY: its prices never come out in dollars.
+    from bot.actions.server import store_executor
+
+    executor = store_executor(ROOT / "knowledge_base" / "demo_store_zh", tmp_path / "log.db")
+    call = action_call("action_product_search", "不锈钢保温杯多少钱", [])
+    result = await executor.run(call)
+    texts = " ".join(r.get("text") or "" for r in result.responses)
+    assert "¥69" in texts and "$" not in texts, texts
