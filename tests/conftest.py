@@ -245,3 +245,38 @@ def new_postgres_database(dsn: str) -> str:
 
     asyncio.run(create())
     return dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def serve_in_background(demo_config, demo_bot, admin_token: str) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    """The demo app with extractive answers (no chat model: fast) and no rate limits, in
+    a background event loop on a real port of 127.0.0.1; yields the port."""
+    import asyncio
+    import copy
+    import threading
+
+    from aiohttp import web
+
+    from bot.answers.answerer import KnowledgeAnswerer
+    from bot.answers.generation import load_generator
+    from bot.config import replace
+    from bot.web.app import create_app
+
+    bot = copy.copy(demo_bot)
+    bot.answerer = KnowledgeAnswerer(load_generator(backend="none", model=None))
+    config = replace(
+        demo_config, admin_token=admin_token, rate_limit_per_minute=0, insights_enabled=False
+    )
+    runner = web.AppRunner(create_app(config, bot=bot))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(runner.setup(), loop).result()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    asyncio.run_coroutine_threadsafe(site.start(), loop).result()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)

@@ -8,19 +8,12 @@ with 5,000+ requests against ``shopbot serve`` is scripts/fuzz_api.py.
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from bot.answers.answerer import KnowledgeAnswerer
-from bot.answers.generation import load_generator
-from bot.config import replace
-from bot.web.app import create_app
+from tests.conftest import serve_in_background
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from fuzz_api import ADMIN_TOKEN, fuzz  # noqa: E402
@@ -29,23 +22,8 @@ from fuzz_api import ADMIN_TOKEN, fuzz  # noqa: E402
 @pytest.fixture(scope="module")
 def server_port(demo_config, demo_bot):
     """The app in a background event loop; extractive answers keep it fast."""
-    bot = copy.copy(demo_bot)
-    bot.answerer = KnowledgeAnswerer(load_generator(backend="none", model=None))
-    config = replace(
-        demo_config, admin_token=ADMIN_TOKEN, rate_limit_per_minute=0, insights_enabled=False
-    )
-    runner = web.AppRunner(create_app(config, bot=bot))
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(runner.setup(), loop).result()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    asyncio.run_coroutine_threadsafe(site.start(), loop).result()
-    port = runner.addresses[0][1]
-    yield port
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=60)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
+    with serve_in_background(demo_config, demo_bot, ADMIN_TOKEN) as port:
+        yield port
 
 
 def test_generated_requests_on_every_route_never_get_a_5xx(server_port):

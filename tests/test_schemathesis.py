@@ -11,15 +11,11 @@ document is true.
 
 from __future__ import annotations
 
-import asyncio
-import copy
-import threading
 from collections import Counter
 
 import pytest
 import requests
 import schemathesis
-from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -31,10 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from bot.answers.answerer import KnowledgeAnswerer
-from bot.answers.generation import load_generator
-from bot.config import replace
-from bot.web.app import create_app
+from tests.conftest import serve_in_background
 
 ADMIN_TOKEN = "schemathesis-admin"
 CHECKS = [
@@ -53,22 +46,8 @@ STREAMS = {"GET /api/events", "GET /api/inbox/events"}
 @pytest.fixture(scope="module")
 def base_url(demo_config, demo_bot):
     """The app in a background event loop, on a real port."""
-    bot = copy.copy(demo_bot)
-    bot.answerer = KnowledgeAnswerer(load_generator(backend="none", model=None))
-    config = replace(
-        demo_config, admin_token=ADMIN_TOKEN, rate_limit_per_minute=0, insights_enabled=False
-    )
-    runner = web.AppRunner(create_app(config, bot=bot))
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(runner.setup(), loop).result()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    asyncio.run_coroutine_threadsafe(site.start(), loop).result()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=60)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
+    with serve_in_background(demo_config, demo_bot, ADMIN_TOKEN) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _headers(label: str) -> dict[str, str]:
