@@ -21,6 +21,7 @@ from bot.web.errors import ApiError, access, json_body, rate_limited
 from bot.web.keys import BOT_KEY, CONFIG_KEY, IP_LIMIT_KEY, METRICS_KEY, SENDER_LIMIT_KEY, STATIC
 from bot.web.live import open_event_stream
 from bot.web.requests import ChatRequest, FeedbackRequest, ParseRequest, RestMessage, parse_body
+from bot.web.templates import render
 
 Msg = TypeVar("Msg", bound=RestMessage)
 
@@ -136,8 +137,19 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def index_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "index.html")
+async def index_page(request: web.Request) -> web.Response:
+    """The demo page: the store's name, and the widget embedded in the store's language."""
+    settings = request.app[BOT_KEY].settings
+    zh = (settings.language or "en").lower().startswith("zh")
+    page = render(
+        "index.html",
+        lang="zh" if zh else "en",
+        zh=zh,
+        store=settings.name,
+        title="在线客服" if zh else "Chat with us",
+        origin=f"{request.scheme}://{request.host}",
+    )
+    return web.Response(text=page, content_type="text/html")
 
 
 async def widget_js(request: web.Request) -> web.FileResponse:
