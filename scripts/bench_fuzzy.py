@@ -86,25 +86,7 @@ def old_find_products(text: str, catalog: list[Any]) -> list[dict[str, Any]]:
                 score = old_similarity(joined, title.joined)
                 if score:
                     candidates.append((score, i, i + size, title, False))
-    for i, (word, _, _) in enumerate(tokens):
-        owners = index.heads.get(word, [])
-        if len(word) >= 5 and len(owners) == 1 and len(owners[0].words) > 1:
-            candidates.append((0.7, i, i + 1, owners[0], True))
-    candidates.sort(key=lambda c: (-c[0], -(c[2] - c[1]), c[1]))
-    found: list[dict[str, Any]] = []
-    used: list[tuple[int, int]] = []
-    seen: set[str] = set()
-    for score, i, j, title, partial in candidates:
-        start, end = tokens[i][1], tokens[j - 1][2]
-        if title.product_id in seen or entities._overlaps(start, end, used):
-            continue
-        used.append((start, end))
-        seen.add(title.product_id)
-        extra: dict[str, Any] = {"product_id": title.product_id, "confidence": round(score, 3)}
-        if partial:
-            extra["partial"] = True
-        found.append(entities._entity("product", title.title, start, end, **extra))
-    return sorted(found, key=lambda e: e["start"])
+    return entities._pick(tokens, index, candidates)
 
 
 def old_edit_distance(a: str, b: str) -> int:

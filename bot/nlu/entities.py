@@ -282,7 +282,15 @@ def find_products(text: str, catalog: list[Any]) -> list[dict[str, Any]]:
     """
     index = _catalog_index(catalog)
     tokens = _norm_words(text)
-    candidates: list[_Candidate] = _title_candidates(tokens, index)
+    return _pick(tokens, index, _title_candidates(tokens, index))
+
+
+def _pick(
+    tokens: list[tuple[str, int, int]], index: _CatalogIndex, candidates: list[_Candidate]
+) -> list[dict[str, Any]]:
+    """The products named, from the windows that name a title (``candidates``) plus
+    bare head nouns: best and longest first, no overlapping spans or repeated products."""
+    candidates = list(candidates)
     for i, (word, _, _) in enumerate(tokens):
         owners = index.heads.get(word, [])
         if len(word) >= 5 and len(owners) == 1 and len(owners[0].words) > 1:
