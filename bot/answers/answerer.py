@@ -54,6 +54,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from bot.answers.attribution import strip_attribution
 from bot.answers.checks import is_security_problem, is_supported, sentence_problems
 from bot.answers.generation import Generator, count_tokens, stream_in_thread
 from bot.answers.grounding import extractive_answer, is_unsure, source_texts
@@ -172,6 +173,11 @@ class KnowledgeAnswerer:
                 buffer += item
                 sentences, buffer = split_sentences(buffer, complete_only=True)
                 for sentence in sentences:
+                    # "According to Passage 2, ..." names the prompt: cut before
+                    # the checks, so they and the customer see the clean text.
+                    sentence = strip_attribution(sentence)
+                    if not sentence:
+                        continue
                     problems = check(sentence)
                     if problems:
                         break
@@ -182,6 +188,7 @@ class KnowledgeAnswerer:
                         yield {"type": "token", "text": chunk}
                 if problems:
                     break
+            buffer = strip_attribution(buffer)
             if not problems and buffer.strip():
                 # The model stopped mid-sentence (or without final punctuation).
                 problems = check(buffer)
