@@ -146,6 +146,39 @@ PRODUCT_REQUEST_RE = re.compile(
     r"|^\s*(?:got|have you got)\s+any\b",
     re.I,
 )
+# A message about the customer's own purchase or a store service rather than the
+# catalog: something bought, delivered or used ("the sofa I bought", "arrived cracked",
+# "I already opened it"), or a returns / delivery / damage / price-adjustment /
+# subscription / financing matter. Generic shop words, no store's products.
+SITUATION_RE = re.compile(
+    r"\b(?:i|we)(?:'ve| have)?\s+(?:just\s+|already\s+|recently\s+)?"
+    r"(?:bought|ordered|purchased|received|got|opened|used|tried|returned|paid)\b"
+    r"|\b(?:arrived|came|showed up|was delivered|got delivered|turns? out)\b"
+    r"|\b(?:returns?|returning|send (?:\w+ ){0,3}back|refunds?|money back|exchanges?|restocking"
+    r"|damaged?|broken|broke|cracked|leak(?:ed|ing|s)?|defect(?:ive)?|scratch(?:ed)?"
+    r"|dent(?:ed)?|warrant(?:y|ies)|deliver(?:y|ies|ed)?|ship(?:ping|ped)?|financ(?:e|ing)"
+    r"|subscri(?:be|ption)|automatically|price match|match (?:it|that|the price)"
+    r"|difference back|adjustment|installments?|assembly)\b",
+    re.I,
+)
+SITUATION_ZH = re.compile(
+    r"退货|退款|退换|换货|退回|运费|包邮|发货|快递|配送|送到|破损|坏了|碎了|漏了|瑕疵|保修|质保"
+    r"|分期|订阅|自动|价保|差价|保价|我买的|收到的?|已经拆|用过"
+)
+# Whether the catalog has a product, not a question about one: "do you have a vitamin C
+# serum?", "do you sell rugs?", "is there a blue one?", "有没有防晒霜".
+AVAILABILITY_RE = re.compile(
+    r"\b(?:do|does) (?:you|y'?all|u|the store) (?:guys )?(?:have|sell|carry|stock|make|offer)\b"
+    r"|\b(?:is|are) there (?:a|an|any)\b|\bhave you got\b",
+    re.I,
+)
+AVAILABILITY_ZH = re.compile(r"有没有|有卖|卖不卖|有无")
+# A question, by its form: a question mark, or a sentence that opens with a question word.
+QUESTION_RE = re.compile(
+    r"\?|(?:^|[.!]\s+)(?:what|whats|what's|which|how|why|when|where|who|is|are|does|do|can"
+    r"|could|will|would|should|has|have)\b",
+    re.I,
+)
 PRODUCT_REQUEST_ZH = re.compile(r"^\s*(?:给我)?(?:看看|推荐|介绍一下)|我(?:想|要)(?:买|找|看)")
 
 
@@ -163,6 +196,9 @@ class Phrases:
     not_person: re.Pattern[str] | None = None
     product_request: re.Pattern[str] | None = None
     small_talk: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    situation: re.Pattern[str] | None = None
+    availability: re.Pattern[str] | None = None
+    question: re.Pattern[str] | None = None
     simplify: bool = False
 
     def read(self, text: str) -> str:
@@ -180,6 +216,9 @@ RULES: dict[str, Phrases] = {
         follow_up_lead=FOLLOW_UP_LEAD_RE,
         follow_up_ref=FOLLOW_UP_REF_RE,
         product_request=PRODUCT_REQUEST_RE,
+        situation=SITUATION_RE,
+        availability=AVAILABILITY_RE,
+        question=QUESTION_RE,
     ),
     "zh": Phrases(
         asks_for_person=HUMAN_REQUEST_ZH,
@@ -192,6 +231,8 @@ RULES: dict[str, Phrases] = {
         follow_up_ref=FOLLOW_UP_REF_ZH,
         product_request=PRODUCT_REQUEST_ZH,
         small_talk=SMALL_TALK_ZH,
+        situation=SITUATION_ZH,
+        availability=AVAILABILITY_ZH,
         simplify=True,
     ),
 }
@@ -227,6 +268,22 @@ def declines_person(text: str, rules: Iterable[Phrases]) -> bool:
 def asks_for_products(text: str, rules: Iterable[Phrases]) -> bool:
     """A request to see products ("show me your sunscreens", "我想买背包")."""
     return any(r.product_request and r.product_request.search(r.read(text)) for r in rules)
+
+
+def tells_situation(text: str, rules: Iterable[Phrases]) -> bool:
+    """The message is about the customer's own purchase or a store service (a return,
+    a delivery, damage, a price adjustment, a subscription), not the catalog."""
+    return any(r.situation and r.situation.search(r.read(text)) for r in rules)
+
+
+def asks_availability(text: str, rules: Iterable[Phrases]) -> bool:
+    """Asks whether the store has a product ("do you have ...?", "有没有...")."""
+    return any(r.availability and r.availability.search(r.read(text)) for r in rules)
+
+
+def asks_question(text: str, rules: Iterable[Phrases]) -> bool:
+    """The message is a question by its form (languages with no question rule: never)."""
+    return any(r.question and r.question.search(r.read(text)) for r in rules)
 
 
 def small_talk(text: str, rules: Iterable[Phrases]) -> str | None:

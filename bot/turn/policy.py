@@ -25,7 +25,7 @@ from bot.nlu import phrases
 from bot.nlu.consent import Answer, classify
 from bot.turn import followups
 from bot.turn.flows import Flows, clear_pending
-from bot.turn.knowledge import KnowledgeAnswers
+from bot.turn.knowledge import DECISION_RANK, KnowledgeAnswers
 from bot.turn.records import Turn, mentions_product
 from bot.turn.routes import (
     ALL_CONFIRM_PAYLOADS,
@@ -40,6 +40,7 @@ from bot.turn.routes import (
     SMALL_TALK,
     handoff_buttons,
 )
+from bot.turn.routing import Router
 from bot.turn.services import Services
 
 # The order action's buttons: the list, and one order chosen ("show order <id>").
@@ -55,6 +56,7 @@ class Policy:
         self.s = services
         self.flows = flows
         self.knowledge = knowledge
+        self.router = Router(services)
         self._vocab: tuple[Any, CatalogVocabulary] | None = None  # (store, its words)
 
     async def decide(self, turn: Turn) -> AsyncIterator[dict[str, Any]]:
@@ -221,15 +223,22 @@ class Policy:
             # product but is the warranty page's), or, for a product intent naming no
             # product at all, ask which entry was meant ("do you have gift cards?" is the
             # payments page's, not an empty catalog search).
-            decided = None
+            decided, route = None, "catalog"
             at_least = self._knowledge_bar(turn, intent, confident)
             if at_least and not mentions_product(turn):
                 if not self._reads_catalog(turn):
                     at_least = "clarify"
                 decided = await self.knowledge.store_answer(turn, at_least=at_least)
+            if at_least and not decided:
+                # Names a product, but may ask the store's rules about it (routing.py).
+                bar = max(at_least, "answer", key=DECISION_RANK.__getitem__)
+                query, vocab = self._catalog_query(turn), self._vocabulary()
+                route, decided = await self.router.route(turn, query, vocab, bar)
             if decided:
                 async for event in self.knowledge.answer(turn, False, decided):
                     yield event
+            elif route == "not_listed":
+                self._not_listed(turn, [p.title for p in self._catalog_query(turn).named])
             else:
                 await self.flows.run(turn, "action_product_search")
         else:
@@ -386,11 +395,12 @@ class Policy:
             return "order", None
         return None
 
-    def _not_listed(self, turn: Turn) -> None:
-        """The catalog does not say what was asked about the products just shown, and
-        neither do the store's pages: say so rather than guess; offer a person."""
+    def _not_listed(self, turn: Turn, titles: list[str] | None = None) -> None:
+        """The catalog does not say what was asked about the products just shown (or
+        ``titles``, the ones named), and neither do the store's pages: say so rather
+        than guess; offer a person."""
         vocab = self._vocabulary()
-        titles = [
+        titles = titles or [
             p.title
             for pid in turn.slots.get("last_products") or []
             if (p := vocab.product(pid)) is not None
