@@ -44,6 +44,12 @@ KNN_TOP_INTENTS = 5
 # saved folder (intents x features float16 weights) whatever the training set.
 LEXICAL_MAX_WORD_FEATURES = 20_000
 LEXICAL_MAX_CHAR_FEATURES = 40_000
+# A language model (``LanguageIntentModel``) is saved in ``languages/<code>/`` of the
+# store's intents folder, with its own manifest.
+LANGUAGES_DIR = "languages"
+LANGUAGE_MANIFEST = "language_model.json"
+LANGUAGE_FORMAT = "shopbot-language-intent-model"
+LANGUAGE_FORMAT_VERSION = 1
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -270,6 +276,9 @@ class IntentClassifier:
         self.oos_label = oos_label
         self.manifest = manifest or {}
         self._oos_index = self.intents.index(oos_label) if oos_label in self.intents else None
+        # Models for messages in a language the store's model was not trained on, by
+        # language code (``LanguageIntentModel``; filled by ``load``).
+        self.languages: dict[str, LanguageIntentModel] = {}
 
     # ---------------------------------------------------------------- prediction
 
@@ -367,7 +376,7 @@ class IntentClassifier:
             support = head["support"] if "support" in head.files else None
             offsets = head["support_offsets"] if "support_offsets" in head.files else None
             lexical = LexicalHead.from_arrays(head)
-        return cls(
+        model = cls(
             encoder,
             intents,
             coef,
@@ -378,4 +387,108 @@ class IntentClassifier:
             support,
             offsets,
             lexical,
+        )
+        languages = folder / LANGUAGES_DIR
+        if languages.is_dir():
+            for sub in sorted(p for p in languages.iterdir() if (p / LANGUAGE_MANIFEST).is_file()):
+                model.languages[sub.name] = LanguageIntentModel.load(sub)
+        return model
+
+
+class LanguageIntentModel:
+    """A small intent model for messages in one language (Chinese on an English store).
+
+    The store's model reads the store's language with the store's encoder (MiniLM,
+    English only, for an English store); a message in another language gets no
+    meaning from it. This model is the lexical head alone (character n-grams, no
+    encoder, ~1 ms a message), trained on the shipped examples of that language
+    (knowledge_base/data/zh/) by ``knowledge_base.build``. Its probabilities are
+    sharpened by ``temperature`` (chosen on a validation split at training) so that
+    its confidences are on the scale the dialogue policy's thresholds expect.
+    """
+
+    def __init__(
+        self,
+        language: str,
+        intents: Sequence[str],
+        lexical: LexicalHead,
+        temperature: float = 1.0,
+        threshold: float = 0.3,
+        oos_label: str = "oos",
+    ) -> None:
+        self.language = language
+        self.intents = list(intents)
+        self.lexical = lexical
+        self.temperature = float(temperature)
+        self.threshold = float(threshold)
+        self.oos_label = oos_label
+        self._oos_index = self.intents.index(oos_label) if oos_label in self.intents else None
+
+    def probs(self, texts: Sequence[str]) -> np.ndarray:
+        """Per text, the sharpened probability of each intent (rows sum to 1)."""
+        from bot.nlu.language import simplified
+
+        p = self.lexical.probs([simplified(t) for t in texts])
+        z = np.log(np.clip(p, 1e-9, 1.0)) / self.temperature
+        return softmax(z).astype(np.float32)
+
+    def predict(self, texts: list[str]) -> list[list[tuple[str, float]]]:
+        """Per text, up to 10 (intent, confidence) pairs, best first; ``oos`` first when
+        the oos class wins or the best in-scope probability is under ``threshold``."""
+        if not texts:
+            return []
+        out = []
+        for p in self.probs(texts):
+            order = [int(i) for i in np.argsort(-p, kind="stable") if i != self._oos_index]
+            ranking = [(self.intents[i], float(p[i])) for i in order]
+            top = float(p[order[0]]) if order else 0.0
+            p_oos = float(p[self._oos_index]) if self._oos_index is not None else 0.0
+            rejected = p_oos >= top or top < self.threshold
+            ranking.insert(0 if rejected else len(ranking), (self.oos_label, p_oos))
+            if rejected:
+                ranking[0] = (self.oos_label, min(1.0, max(p_oos, 1.0 - top)))
+            else:
+                ranking.sort(key=lambda pair: -pair[1])
+            out.append(ranking[:MAX_RANKING])
+        return out
+
+    def save(self, dir: str | Path, manifest: dict[str, Any] | None = None) -> None:
+        """Write ``language_model.json`` and ``head.npz`` into ``dir`` (created if needed)."""
+        out = Path(dir)
+        out.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            out / HEAD_FILE, intents=np.array(self.intents, dtype=str), **self.lexical.arrays()
+        )
+        about = {
+            **(manifest or {}),
+            "format": LANGUAGE_FORMAT,
+            "format_version": LANGUAGE_FORMAT_VERSION,
+            "language": self.language,
+            "intents": self.intents,
+            "temperature": self.temperature,
+            "threshold": self.threshold,
+            "oos_label": self.oos_label,
+        }
+        (out / LANGUAGE_MANIFEST).write_text(json.dumps(about, indent=2, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, dir: str | Path) -> LanguageIntentModel:
+        """Load a folder written by ``save``."""
+        folder = Path(dir)
+        path = folder / LANGUAGE_MANIFEST
+        about = json.loads(path.read_text(encoding="utf-8"))
+        if about.get("format") != LANGUAGE_FORMAT:
+            raise ValueError(f"{path}: not a shopbot language intent model")
+        with np.load(folder / HEAD_FILE) as head:
+            intents = [str(i) for i in head["intents"]]
+            lexical = LexicalHead.from_arrays(head)
+        if lexical is None:
+            raise ValueError(f"{folder / HEAD_FILE}: no lexical head in this language model")
+        return cls(
+            str(about["language"]),
+            intents,
+            lexical,
+            float(about.get("temperature", 1.0)),
+            float(about.get("threshold", 0.3)),
+            str(about.get("oos_label", "oos")),
         )

@@ -56,14 +56,10 @@ def detect(text: str) -> str | None:
     if not text or text.lstrip().startswith("/"):
         return None
     words = _NO_LANGUAGE.sub(" ", _valid(text))
-    han = len(_HAN.findall(words))
-    if _KANA.search(words):
-        return "ja"
-    if _HANGUL.search(words):
-        return "ko"
+    by_script = _script(words)
+    if by_script is not None:
+        return by_script
     latin = _LATIN_WORD.findall(words)
-    if han and han >= len(latin):
-        return "zh"
     letters = len(_LETTER.findall(words))
     if len(latin) < MIN_WORDS and letters - sum(len(w) for w in latin) < 4:
         return None  # "ok", "thanks", "1": nothing to tell a language by
@@ -71,6 +67,30 @@ def detect(text: str) -> str | None:
     if not found or float(found[0]["score"]) < MIN_SCORE:
         return None
     return normalise(str(found[0]["lang"]))
+
+
+def script_language(text: str) -> str | None:
+    """The language ``text``'s script alone tells: "zh" when Han characters outweigh
+    the Latin words (as ``detect`` decides), "ja" or "ko" for kana or hangul, else None.
+
+    No statistical model: a message without any of these scripts (every English one)
+    costs one regular-expression search, so callers may ask it on every message.
+    """
+    if not text or not (_HAN.search(text) or _KANA.search(text) or _HANGUL.search(text)):
+        return None
+    return _script(_NO_LANGUAGE.sub(" ", _valid(text)))
+
+
+def _script(words: str) -> str | None:
+    """``script_language`` of text already stripped of what has no language."""
+    if _KANA.search(words):
+        return "ja"
+    if _HANGUL.search(words):
+        return "ko"
+    han = len(_HAN.findall(words))
+    if han and han >= len(_LATIN_WORD.findall(words)):
+        return "zh"
+    return None
 
 
 def reply_language(heard: str | None, conversation: str | None, store: str | None) -> str:

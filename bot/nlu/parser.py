@@ -11,6 +11,14 @@ where context is used.
 A button payload in Rasa's convention (``/intent{"entity": "value"}``) is read by
 bot/nlu/payloads.py instead of the model: that intent at confidence 1.0 and the
 payload's checked entities.
+
+A message in another language than the store's (Chinese on an English store: its
+script says so, ``bot.nlu.language.script_language``) is first read by the small
+model of that language the build trained beside the store's
+(``bot.nlu.intent_model.LanguageIntentModel``): when that names a request whose
+meaning does not depend on the store's knowledge (cancel, return, order status, a
+person, small talk, yes/no), its ranking is the parse; otherwise the store's model
+reads the message as ever. An English message never reaches a language model.
 """
 
 from __future__ import annotations
@@ -18,9 +26,19 @@ from __future__ import annotations
 from typing import Any
 
 from bot.nlu.entities import extract_entities
+from bot.nlu.language import script_language
 from bot.nlu.payloads import BUTTON_INTENTS, parse_payload
 
 OOS = "oos"
+# What a language model may decide for a message in its language: requests and small
+# talk that mean the same in every store. Questions about the store (its products,
+# delivery, payment, policies) stay with the store's own model and index.
+LANGUAGE_MODEL_INTENTS = frozenset(
+    {
+        "cancel_order", "return_order", "get_refund", "track_order", "track_refund",
+        "contact_human_agent", "greet", "thanks", "affirm", "deny", "goodbye",
+    }
+)  # fmt: skip
 
 
 class NLU:
@@ -34,6 +52,8 @@ class NLU:
         self.catalog = list(catalog or [])
         # What a payload may name: the model's intents and shopbot's own buttons'.
         self.intents = frozenset(getattr(classifier, "intents", None) or ()) | BUTTON_INTENTS
+        # Models for messages in other languages than the store's, by language code.
+        self.languages: dict[str, Any] = dict(getattr(classifier, "languages", None) or {})
 
     def parse(self, text: str) -> dict[str, Any]:
         """``{"text", "intent": {"name", "confidence"}, "intent_ranking": [...], "entities": [...]}``.
@@ -52,7 +72,7 @@ class NLU:
             ranking = [(OOS, 1.0)]
             entities: list[dict[str, Any]] = []
         else:
-            ranking = self.classifier.predict([text])[0] or [(OOS, 1.0)]
+            ranking = self.rank(text)
             entities = extract_entities(text, self.catalog)
         name, confidence = ranking[0]
         return {
@@ -61,3 +81,13 @@ class NLU:
             "intent_ranking": [{"name": n, "confidence": round(float(c), 4)} for n, c in ranking],
             "entities": entities,
         }
+
+    def rank(self, text: str) -> list[tuple[str, float]]:
+        """The message's (intent, confidence) ranking, best first: its language's model's
+        when that names one of ``LANGUAGE_MODEL_INTENTS``, else the store's model's."""
+        model = self.languages.get(script_language(text)) if self.languages else None
+        if model is not None:
+            theirs = model.predict([text])[0]
+            if theirs and theirs[0][0] in LANGUAGE_MODEL_INTENTS:
+                return theirs
+        return self.classifier.predict([text])[0] or [(OOS, 1.0)]
