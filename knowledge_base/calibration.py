@@ -61,6 +61,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge_base import answerability
 from knowledge_base.pages import passage_heading
 
 CALIBRATION_FORMAT = 3
@@ -176,13 +177,22 @@ class Calibration:
         answer is a quotation, and needs the quote point.
         """
         p = self.probability(hits)
-        if p >= self.quote:
+        if self.quotes(hits, p):
             return "quote", p
         if can_compose and p >= self.answer:
             return "answer", p
         if p >= self.clarify:
             return "clarify", p
         return "abstain", p
+
+    def quotes(self, hits: Sequence[Any], p: float) -> bool:
+        """Whether the best hit may be quoted: past the quote point, or, for a
+        calibrated store with the shipped second look (``knowledge_base.answerability``),
+        wherever that says so at or above the clarify point."""
+        model = None if self.conservative or not hits else answerability.load()
+        if model is None:
+            return p >= self.quote
+        return p >= self.clarify and model.quotes(hits, p, self.quote)
 
     def plausible(self, hits: Sequence[Any], i: int) -> bool:
         """Whether hit ``i`` is worth offering as an option ("Did you mean ...?")."""

@@ -151,9 +151,9 @@ async def test_out_of_scope_is_not_answered_with_invented_facts(client):
 
 
 async def test_ambiguous_question_gets_a_clarifying_question_with_candidate_buttons(client):
-    # In scope (exchange_order), but no store text matches well enough to answer
+    # A store question, but no store text matches well enough to answer
     # outright: the retrieval confidence falls in the clarify band.
-    data = await say(client, "clarify-1", "exchange size")
+    data = await say(client, "clarify-1", "colour options")
     assert data["action"] == "action_clarify"
     assert "did you mean" in reply_text(data).lower()
     buttons = [b for m in data["messages"] for b in m.get("buttons", [])]

@@ -12,7 +12,10 @@ TEXTS: dict[str, str] = {
     "our products, and your orders. Would you like me to connect you with a person?",
     "low_confidence": "I'm not sure I have the right answer to that in our store's "
     "information, and I'd rather not guess. Would you like me to connect you with a person?",
-    "clarify": "I want to be sure I answer the right question. Did you mean one of these?",
+    # Honest first: the bot is not sure, and a person is the other way out (the
+    # "None of these" button), for a question the store has no entry for.
+    "clarify": "I'm not sure I have the right answer to that. Did you mean one of these? "
+    "If none of them fits, I can connect you with a person.",
     "busy": "Sorry, a lot of customers are asking right now, so I can't write you a full "
     "answer this minute. Here is what our store information says:\n{answer}",
     # -- consent to a change
