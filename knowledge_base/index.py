@@ -38,8 +38,9 @@ every index before it), and queries are analysed the same way. The lexical side
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +70,10 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
 # How many candidates each retriever contributes before hybrid fusion.
 FUSION_CANDIDATES = 50
+# Recent queries' embeddings and lexical scores, kept per index: one turn searches
+# its text more than once (the decision, the routing between catalog and knowledge,
+# a policy question), and embedding it is the cost of a search.
+QUERY_CACHE = 256
 # Hybrid score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * lexical, where
 # lexical = BM25 / the query's highest attainable BM25 (see ``LexicalIndex.scores``).
 # Measured on tests/data/retrieval_queries.csv (309 queries, demo store):
@@ -229,6 +234,8 @@ class KnowledgeIndex:
         )
         self._by_id = {d.id: i for i, d in enumerate(documents)}
         self.dense_weight = float(manifest.get("fusion", {}).get("dense_weight", DENSE_WEIGHT))
+        self._queries: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._queries_lock = threading.Lock()
 
     @classmethod
     def load(cls, directory: str | Path, encoder: Any = None) -> KnowledgeIndex:
@@ -295,8 +302,7 @@ class KnowledgeIndex:
         n = len(self.documents)
         if not query.strip() or n == 0 or k <= 0:
             return []
-        qvec = self.encoder.encode([query])
-        lexical = self._lexical.scores(query)
+        qvec, lexical = self._analysed(query)
 
         pool = min(n, max(k, FUSION_CANDIDATES))
         candidates: dict[int, float] = {}  # doc index -> cosine
@@ -336,6 +342,24 @@ class KnowledgeIndex:
             hits.append(Hit(d.id, d.type, d.title, score, cosine, lex, d.text, d.answer, d.meta))
         hits.sort(key=lambda h: (-h.score, -h.dense))
         return hits[:k]
+
+    def _analysed(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """The query's embedding and lexical scores (read-only), from the recent ones
+        when it was searched a moment ago."""
+        with self._queries_lock:
+            known = self._queries.get(query)
+            if known is not None:
+                self._queries.move_to_end(query)
+                return known
+        qvec = self.encoder.encode([query])
+        lexical = self._lexical.scores(query)
+        qvec.flags.writeable = False
+        lexical.flags.writeable = False
+        with self._queries_lock:
+            self._queries[query] = (qvec, lexical)
+            if len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return qvec, lexical
 
     def _cosine(self, qvec: np.ndarray, i: int) -> float:
         # Both flat and HNSW-flat indexes keep the full vectors.

@@ -187,6 +187,36 @@ def test_hit_source_has_the_citation_fields(index: KnowledgeIndex) -> None:
     assert hit.answer == "Standard delivery takes 3 to 5 business days."
 
 
+class _CountingEncoder:
+    """The real encoder, counting the texts it embeds."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner, self.name, self.dim, self.texts = inner, inner.name, inner.dim, []
+
+    def encode(self, texts: list[str]):
+        self.texts += list(texts)
+        return self.inner.encode(texts)
+
+
+def test_a_question_searched_again_in_the_same_turn_is_not_embedded_again(
+    index_dir: Path, encoder: Encoder
+) -> None:
+    counting = _CountingEncoder(encoder)
+    index = KnowledgeIndex.load(index_dir, encoder)
+    index.encoder = counting
+    first = index.search("how long is the return window?", k=5)
+    deeper = index.search("how long is the return window?", k=8)
+    dense = index.search("how long is the return window?", k=5, mode="dense")
+    assert counting.texts == ["how long is the return window?"]
+    # The same hits, whatever the depth or mode asked of the remembered query.
+    assert [(h.id, h.dense, h.lexical) for h in deeper[:5]] == [
+        (h.id, h.dense, h.lexical) for h in first
+    ]
+    assert dense[0].id == index.search("how long is the return window?", 5, "dense")[0].id
+    index.search("do you sell kettles?", k=5)
+    assert counting.texts[-1] == "do you sell kettles?" and len(counting.texts) == 2
+
+
 def test_unknown_mode_and_empty_query(index: KnowledgeIndex) -> None:
     with pytest.raises(ValueError, match="mode"):
         index.search("kettle", mode="fuzzy")
