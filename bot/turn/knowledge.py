@@ -95,8 +95,8 @@ class KnowledgeAnswers:
 
         A follow-up ("and how much does it cost?") is also searched as the standalone
         question it reads as against the conversation's topic (bot/turn/followups.py);
-        the rewrite is used, and remembered on the turn, only when the calibration is
-        surer of it than of the message alone.
+        the rewrite is used, and remembered on the turn, when the calibration is at
+        least as sure of it as of the message alone.
         """
         if turn.decided is None:
             turn.decided = await self._decide(turn)
@@ -108,10 +108,12 @@ class KnowledgeAnswers:
         # The store's own calibration (knowledge_base/calibration.py) decides.
         decision, _ = self.s.calibration.decide(hits, composes)
         rewritten = followups.standalone(turn)
-        if rewritten is not None and DECISION_RANK[decision] < DECISION_RANK["quote"]:
+        if rewritten is not None:
+            # A follow-up is read against its topic first: "and how much does it cost?"
+            # alone may match some entry about a cost, not the one the topic meant.
             again = await asyncio.to_thread(self.s.index.search, rewritten, SEARCH_DEPTH)
             better, _ = self.s.calibration.decide(again, composes)
-            if DECISION_RANK[better] > DECISION_RANK[decision]:
+            if DECISION_RANK[better] >= DECISION_RANK[decision] and better != "abstain":
                 turn.standalone = rewritten
                 turn.followup_topic = turn.slots.get(followups.TOPIC_SLOT)
                 hits, decision = again, better

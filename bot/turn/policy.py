@@ -225,7 +225,11 @@ class Policy:
             # payments page's, not an empty catalog search).
             decided, route = None, "catalog"
             at_least = self._knowledge_bar(turn, intent, confident)
-            if at_least and not mentions_product(turn):
+            # A price or stock question naming a product is the catalog's to answer
+            # ("不锈钢保温杯多少钱" beside the FAQ on how long the flask keeps warm).
+            query = self._catalog_query(turn)
+            prices = query.named and (query.asks_price or query.in_stock)
+            if at_least and not mentions_product(turn) and not prices:
                 if not self._reads_catalog(turn):
                     at_least = "clarify"
                 decided = await self.knowledge.store_answer(turn, at_least=at_least)
@@ -256,8 +260,14 @@ class Policy:
         topic = (turn.slots.get(followups.TOPIC_SLOT) or {}).get("kind")
         if topic == "product" and turn.slots.get("last_products") and self._about_shown(turn):
             return None
-        if self._reads_catalog(turn) and phrases.asks_for_products(turn.text, turn.rules):
-            return None  # "show me your sunscreens": a request for products
+        if self._reads_catalog(turn) and (
+            phrases.asks_for_products(turn.text, turn.rules)
+            or (
+                phrases.asks_availability(turn.text, turn.rules)
+                and not phrases.tells_situation(turn.text, turn.rules)
+            )
+        ):
+            return None  # "show me your sunscreens", "do you sell electronics?"
         if confident and intent in PRODUCT_INTENTS and self._reads_catalog(turn):
             return "quote"
         return "answer"
